@@ -1,0 +1,231 @@
+//! The types that cross the wire: request and response bodies and the one error type.
+//! Compiled for the server and the browser alike, so nothing here may carry a password
+//! hash, a signing key or anything else that must stay on the server.
+
+use serde::{Deserialize, Serialize};
+
+/// An access/refresh pair as the REST contract returns it. Field order matters: `access`
+/// first (see ../shared/CONTRACT.md on clients that decode the whole stored JSON string).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenPair {
+    pub access: String,
+    pub refresh: String,
+    /// Whole seconds until the access token expires. Clients schedule refreshes from this,
+    /// not from their own clock.
+    pub expires_in: u64,
+}
+
+/// Who a token pair belongs to: what the browser shows without decoding the JWT.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionUser {
+    pub user_id: String,
+    pub username: String,
+}
+
+/// What the `login` server function returns: the contract's pair plus who signed in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignIn {
+    pub tokens: TokenPair,
+    pub user: SessionUser,
+}
+
+/// A user's own profile.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    pub username: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+}
+
+/// A registration request. Deliberately not `Debug`-derived: it carries a password.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct NewAccount {
+    pub username: String,
+    pub password: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+}
+
+impl std::fmt::Debug for NewAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewAccount")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+/// Machine-readable error codes. Each maps to exactly one HTTP status, here and nowhere else.
+/// Names follow djangorestframework-simplejwt where it has one, so its clients keep working.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Wrong username or password; one message whether or not the user exists.
+    NoActiveAccount,
+    /// A token that is malformed, forged, expired, of the wrong type, used or revoked.
+    TokenNotValid,
+    /// No credentials were sent at all.
+    NotAuthenticated,
+    /// A field failed validation (`field` names it).
+    Invalid,
+    /// The body is not valid JSON.
+    ParseError,
+    /// The body is JSON but not of the expected shape (missing field, wrong type).
+    InvalidBody,
+    /// The body is not declared as JSON.
+    UnsupportedMediaType,
+    UsernameTaken,
+    NotFound,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    /// Something failed on the server; details are in the server log, never in the response.
+    InternalError,
+    /// Browser only: the server could not be reached or answered with something unreadable.
+    /// Never a reason to sign the user out.
+    NetworkError,
+}
+
+impl ErrorCode {
+    pub const fn status(self) -> u16 {
+        match self {
+            Self::Invalid | Self::ParseError => 400,
+            Self::NoActiveAccount | Self::TokenNotValid | Self::NotAuthenticated => 401,
+            Self::NotFound => 404,
+            Self::MethodNotAllowed => 405,
+            Self::UsernameTaken => 409,
+            Self::PayloadTooLarge => 413,
+            Self::UnsupportedMediaType => 415,
+            Self::InvalidBody => 422,
+            Self::InternalError => 500,
+            Self::NetworkError => 503,
+        }
+    }
+}
+
+/// The one error type of the API, on both sides of the wire. Serialises to the contract's
+/// shape `{"detail", "code"}` (plus `field` for validation errors), both for the REST
+/// endpoints and for the server functions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{detail}")]
+pub struct ApiError {
+    pub detail: String,
+    pub code: ErrorCode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
+        Self { detail: detail.into(), code, field: None }
+    }
+
+    pub fn invalid_credentials() -> Self {
+        Self::new(ErrorCode::NoActiveAccount, "No active account found with the given credentials")
+    }
+
+    pub fn token_not_valid() -> Self {
+        Self::new(ErrorCode::TokenNotValid, "Token is invalid or expired")
+    }
+
+    pub fn not_authenticated() -> Self {
+        Self::new(ErrorCode::NotAuthenticated, "Authentication credentials were not provided.")
+    }
+
+    pub fn invalid(field: &str, detail: impl Into<String>) -> Self {
+        Self { field: Some(field.to_owned()), ..Self::new(ErrorCode::Invalid, detail) }
+    }
+
+    pub fn username_taken() -> Self {
+        Self {
+            field: Some("username".to_owned()),
+            ..Self::new(ErrorCode::UsernameTaken, "A user with that username already exists.")
+        }
+    }
+
+    pub fn internal() -> Self {
+        Self::new(ErrorCode::InternalError, "Something went wrong on our side. Please try again.")
+    }
+
+    pub fn network(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NetworkError, detail)
+    }
+
+    pub fn status(&self) -> u16 {
+        self.code.status()
+    }
+
+    /// True when the server refused the caller's credentials: the only errors that may end a
+    /// browser session. Network failures and server errors never do.
+    pub fn is_auth_failure(&self) -> bool {
+        matches!(self.code, ErrorCode::TokenNotValid | ErrorCode::NotAuthenticated)
+    }
+}
+
+/// Server functions report transport and codec failures through this hook. On the server
+/// these are malformed calls (a client's mistake, so 4xx); in the browser, an unreachable or
+/// garbled server (a network error, which must not sign anyone out).
+impl leptos::server_fn::error::FromServerFnError for ApiError {
+    type Encoder = leptos::server_fn::codec::JsonEncoding;
+
+    fn from_server_fn_error(value: leptos::server_fn::error::ServerFnErrorErr) -> Self {
+        use leptos::server_fn::error::ServerFnErrorErr as E;
+        match value {
+            E::Args(msg) | E::MissingArg(msg) => {
+                Self::new(ErrorCode::InvalidBody, format!("Invalid request: {msg}"))
+            }
+            E::Request(_) => Self::network("The server could not be reached."),
+            E::Deserialization(_) | E::Response(_) => {
+                Self::network("The server sent a response that could not be read.")
+            }
+            E::Registration(_)
+            | E::UnsupportedRequestMethod(_)
+            | E::ServerError(_)
+            | E::MiddlewareError(_)
+            | E::Serialization(_) => Self::internal(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_serialises_to_the_contract_shape() {
+        let json = serde_json::to_value(ApiError::token_not_valid()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"detail": "Token is invalid or expired", "code": "token_not_valid"})
+        );
+    }
+
+    #[test]
+    fn only_refused_credentials_count_as_auth_failures() {
+        assert!(ApiError::token_not_valid().is_auth_failure());
+        assert!(ApiError::not_authenticated().is_auth_failure());
+        assert!(!ApiError::network("down").is_auth_failure());
+        assert!(!ApiError::internal().is_auth_failure());
+        assert!(!ApiError::invalid_credentials().is_auth_failure());
+    }
+
+    #[test]
+    fn token_pair_lists_access_first() {
+        let pair = TokenPair { access: "a.b.c".into(), refresh: "d.e.f".into(), expires_in: 300 };
+        let json = serde_json::to_string(&pair).unwrap();
+        assert!(json.starts_with(r#"{"access":"a.b.c","refresh""#), "{json}");
+    }
+
+    #[test]
+    fn new_account_debug_hides_the_password() {
+        let form = NewAccount {
+            username: "sam".into(),
+            password: "hunter2hunter2".into(),
+            email: "s@example.com".into(),
+            first_name: "Sam".into(),
+            last_name: "Smith".into(),
+        };
+        assert!(!format!("{form:?}").contains("hunter2"));
+    }
+}

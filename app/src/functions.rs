@@ -1,0 +1,42 @@
+//! The Leptos server functions: the browser's API. Compiled on both sides; on the server
+//! each body authenticates for itself (a client-side guard is UX, not security) and calls
+//! the one implementation in [`crate::server::AuthService`], exactly as the REST handlers
+//! in `server/src/rest.rs` do. Errors are [`ApiError`]s; their HTTP status is set in one
+//! place by the server (see `server/src/startup.rs`).
+
+use crate::api::{ApiError, Profile, SignIn, TokenPair};
+use leptos::prelude::*;
+
+#[server(prefix = "/rpc", endpoint = "login")]
+pub async fn login(username: String, password: String) -> Result<SignIn, ApiError> {
+    use crate::server::{AuthService, ClientMeta};
+    AuthService::from_context()?.login(&username, password, ClientMeta::from_context()).await
+}
+
+#[server(prefix = "/rpc", endpoint = "refresh")]
+pub async fn refresh(refresh: String) -> Result<TokenPair, ApiError> {
+    crate::server::AuthService::from_context()?.refresh(&refresh).await
+}
+
+#[server(prefix = "/rpc", endpoint = "logout")]
+pub async fn logout(refresh: String) -> Result<(), ApiError> {
+    crate::server::AuthService::from_context()?.logout(&refresh).await
+}
+
+#[server(prefix = "/rpc", endpoint = "register")]
+pub async fn register(
+    username: String,
+    password: String,
+    email: String,
+    first_name: String,
+    last_name: String,
+) -> Result<Profile, ApiError> {
+    let form = crate::api::NewAccount { username, password, email, first_name, last_name };
+    crate::server::AuthService::from_context()?.register(form).await
+}
+
+// `name`: the generated argument struct would otherwise clash with `api::Profile`.
+#[server(name = GetProfile, prefix = "/rpc", endpoint = "profile")]
+pub async fn profile(access: String) -> Result<Profile, ApiError> {
+    crate::server::AuthService::from_context()?.profile(&access).await
+}

@@ -1,0 +1,151 @@
+//! Input rules for accounts. One implementation, used by the server to decide and by the
+//! browser to explain as the user types.
+
+use crate::api::{ApiError, NewAccount};
+
+pub const USERNAME_MAX_CHARS: usize = 150;
+pub const PASSWORD_MIN_CHARS: usize = 8;
+/// Generous (passphrases welcome) but bounded: every byte goes through Argon2.
+pub const PASSWORD_MAX_CHARS: usize = 1024;
+pub const NAME_MAX_CHARS: usize = 150;
+pub const EMAIL_MAX_CHARS: usize = 254;
+
+/// The key a username is looked up and kept unique by, so `Sam` and `sam` are one account.
+pub fn username_key(username: &str) -> String {
+    username.to_lowercase()
+}
+
+pub fn check_username(username: &str) -> Result<(), ApiError> {
+    let n = username.chars().count();
+    if n == 0 {
+        return Err(ApiError::invalid("username", "Enter a username."));
+    }
+    if n > USERNAME_MAX_CHARS {
+        return Err(ApiError::invalid(
+            "username",
+            format!("Use at most {USERNAME_MAX_CHARS} characters for the username."),
+        ));
+    }
+    if !username.chars().all(|c| c.is_alphanumeric() || "@.+-_".contains(c)) {
+        return Err(ApiError::invalid("username", "Use only letters, digits and @ . + - _ in the username."));
+    }
+    Ok(())
+}
+
+pub fn check_password(password: &str, username: &str) -> Result<(), ApiError> {
+    let n = password.chars().count();
+    if n < PASSWORD_MIN_CHARS {
+        return Err(ApiError::invalid(
+            "password",
+            format!("Use at least {PASSWORD_MIN_CHARS} characters for the password."),
+        ));
+    }
+    if n > PASSWORD_MAX_CHARS {
+        return Err(ApiError::invalid(
+            "password",
+            format!("Use at most {PASSWORD_MAX_CHARS} characters for the password."),
+        ));
+    }
+    if !username.is_empty() && username_key(password) == username_key(username) {
+        return Err(ApiError::invalid("password", "The password must not be your username."));
+    }
+    Ok(())
+}
+
+pub fn check_email(email: &str) -> Result<(), ApiError> {
+    let email = email.trim();
+    let bad = || Err(ApiError::invalid("email", "Enter a valid email address."));
+    if email.is_empty() || email.chars().count() > EMAIL_MAX_CHARS {
+        return bad();
+    }
+    if email.chars().any(char::is_whitespace) {
+        return bad();
+    }
+    match email.split_once('@') {
+        Some((local, domain))
+            if !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.') =>
+        {
+            Ok(())
+        }
+        _ => bad(),
+    }
+}
+
+pub fn check_name(field: &str, label: &str, value: &str) -> Result<(), ApiError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(ApiError::invalid(field, format!("Enter your {label}.")));
+    }
+    if value.chars().count() > NAME_MAX_CHARS {
+        return Err(ApiError::invalid(
+            field,
+            format!("Use at most {NAME_MAX_CHARS} characters for your {label}."),
+        ));
+    }
+    Ok(())
+}
+
+/// Every rule for a new account, in the order the form shows the fields.
+pub fn check_new_account(form: &NewAccount) -> Result<(), ApiError> {
+    check_username(&form.username)?;
+    check_email(&form.email)?;
+    check_name("first_name", "first name", &form.first_name)?;
+    check_name("last_name", "last name", &form.last_name)?;
+    check_password(&form.password, &form.username)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(r: Result<(), ApiError>) -> Option<String> {
+        r.err().and_then(|e| e.field)
+    }
+
+    #[test]
+    fn usernames() {
+        assert!(check_username("user1").is_ok());
+        assert!(check_username("sam.smith+x@example-1_a").is_ok());
+        assert_eq!(field_of(check_username("")), Some("username".into()));
+        assert!(check_username("has space").is_err());
+        assert!(check_username("semi;colon").is_err());
+        assert!(check_username(&"a".repeat(151)).is_err());
+        assert!(check_username(&"a".repeat(150)).is_ok());
+    }
+
+    #[test]
+    fn passwords() {
+        assert!(check_password("password1", "user1").is_ok());
+        assert!(check_password("short", "user1").is_err());
+        assert!(check_password("User1234", "user1234").is_err(), "username as password");
+        assert!(check_password(&"x".repeat(1024), "u").is_ok());
+        assert!(check_password(&"x".repeat(1025), "u").is_err());
+        // Counted in characters, not bytes: eight accented letters are enough.
+        assert!(check_password("éééééééé", "u").is_ok());
+    }
+
+    #[test]
+    fn emails() {
+        assert!(check_email("sam@example.com").is_ok());
+        for bad in
+            ["", "sam", "sam@", "@example.com", "sam@example", "s m@example.com", "a@b@c.com", "sam@.com"]
+        {
+            assert!(check_email(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn names() {
+        assert!(check_name("first_name", "first name", "Sam").is_ok());
+        assert!(check_name("first_name", "first name", "   ").is_err());
+    }
+
+    #[test]
+    fn lookups_ignore_case() {
+        assert_eq!(username_key("User1"), username_key("user1"));
+    }
+}

@@ -1,0 +1,58 @@
+//! Turning server-side failures into [`ApiError`]s: causes go to the log, never to the
+//! client; statuses come from [`crate::api::ErrorCode::status`].
+
+use crate::api::ApiError;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// Logs an unexpected failure with its cause and returns the generic 500 error.
+pub fn internal_error(context: &'static str, cause: impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %cause, "{context}");
+    ApiError::internal()
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        internal_error("database error", err)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut res = (status, axum::Json(self)).into_response();
+        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        res
+    }
+}
+
+/// What the server records about the client that starts a session (shown in session lists).
+#[derive(Clone, Debug, Default)]
+pub struct ClientMeta {
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+impl ClientMeta {
+    pub fn from_parts(headers: &axum::http::HeaderMap, ip: Option<std::net::IpAddr>) -> Self {
+        let user_agent = headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(256).collect());
+        Self { user_agent, ip: ip.map(|ip| ip.to_string()) }
+    }
+}
+
+impl ClientMeta {
+    /// The calling client, read from the request Leptos is serving (server functions).
+    pub fn from_context() -> Self {
+        let Some(parts) = leptos::prelude::use_context::<axum::http::request::Parts>() else {
+            return Self::default();
+        };
+        let ip = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip());
+        Self::from_parts(&parts.headers, ip)
+    }
+}

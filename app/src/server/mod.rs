@@ -1,0 +1,20 @@
+//! Server-only code: the database, password hashing and token signing. Compiled only with
+//! the `ssr` feature, so none of it (nor its dependencies) can reach the WASM bundle.
+//!
+//! [`AuthService`] is the one implementation of every auth operation; the REST handlers in
+//! the `server` crate and the Leptos server functions in [`crate::functions`] both call it.
+
+mod error;
+pub mod password;
+mod service;
+mod store;
+pub mod tokens;
+
+pub use error::{ClientMeta, internal_error};
+pub use service::{AuthService, AuthSettings};
+pub use tokens::{SigningKey, TokenSettings};
+
+/// Seconds since the Unix epoch: the one clock used for tokens and database rows.
+pub fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}

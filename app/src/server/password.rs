@@ -1,0 +1,113 @@
+//! Password hashing: Argon2id at OWASP's minimum parameters (m=19456 KiB, t=2, p=1, the
+//! argon2 crate's defaults), always off the async runtime and with bounded concurrency so a
+//! login flood cannot pile up 19 MiB buffers or starve other requests.
+
+use crate::api::ApiError;
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash};
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+#[derive(Clone)]
+pub struct Passwords {
+    permits: Arc<Semaphore>,
+    /// A real hash of a random password, verified against when the user does not exist, so
+    /// unknown users and wrong passwords take the same time.
+    dummy_hash: Arc<str>,
+}
+
+impl Passwords {
+    /// `concurrency`: how many hashes may run at once (one per core is plenty).
+    pub fn new(concurrency: usize) -> Result<Self, ApiError> {
+        let mut random = [0u8; 32];
+        getrandom::fill(&mut random).map_err(|e| super::internal_error("no randomness", e))?;
+        let dummy_hash = hash_blocking(&random)?;
+        Ok(Self { permits: Arc::new(Semaphore::new(concurrency.max(1))), dummy_hash: dummy_hash.into() })
+    }
+
+    pub async fn hash(&self, password: String) -> Result<String, ApiError> {
+        self.run(move || hash_blocking(password.as_bytes())).await?
+    }
+
+    /// True when `password` matches `hash`. With no hash (unknown or disabled user) it still
+    /// does the full work against the dummy hash and answers false.
+    pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, ApiError> {
+        let dummy = self.dummy_hash.clone();
+        self.run(move || match hash {
+            Some(hash) => verify_blocking(password.as_bytes(), &hash),
+            None => {
+                let _ = verify_blocking(password.as_bytes(), &dummy);
+                false
+            }
+        })
+        .await
+    }
+
+    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+        // The permit moves into the blocking job: if the request is dropped, the hash still
+        // runs to the end, and it must keep counting against the limit until it does.
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| super::internal_error("password hasher closed", e))?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            f()
+        })
+        .await
+        .map_err(|e| super::internal_error("password hashing task failed", e))
+    }
+}
+
+fn hash_blocking(password: &[u8]) -> Result<String, ApiError> {
+    Argon2::default()
+        .hash_password(password)
+        .map(|h| h.to_string())
+        .map_err(|e| super::internal_error("password hashing failed", e))
+}
+
+fn verify_blocking(password: &[u8], hash: &str) -> bool {
+    match PasswordHash::new(hash) {
+        Ok(parsed) => Argon2::default().verify_password(password, &parsed).is_ok(),
+        Err(e) => {
+            tracing::error!(error = %e, "stored password hash is unreadable");
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_verify_and_use_owasp_parameters() {
+        let p = Passwords::new(2).unwrap();
+        let hash = p.hash("correct horse".into()).await.unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(p.verify("correct horse".into(), Some(hash.clone())).await.unwrap());
+        assert!(!p.verify("wrong horse".into(), Some(hash)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn same_password_gets_a_fresh_salt() {
+        let p = Passwords::new(2).unwrap();
+        let a = p.hash("password1".into()).await.unwrap();
+        let b = p.hash("password1".into()).await.unwrap();
+        assert_ne!(a, b);
+    }
+
+    #[tokio::test]
+    async fn unknown_user_never_verifies() {
+        let p = Passwords::new(1).unwrap();
+        assert!(!p.verify("anything".into(), None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn corrupt_hash_is_a_failed_login_not_a_crash() {
+        let p = Passwords::new(1).unwrap();
+        assert!(!p.verify("x".into(), Some("not a phc string".into())).await.unwrap());
+    }
+}

@@ -1,0 +1,180 @@
+//! The auth operations. Each exists once, here; REST handlers and server functions are thin
+//! wrappers that only translate transport.
+
+use super::password::Passwords;
+use super::store::{self, NewSession, NewUser};
+use super::tokens::{Claims, SigningKey, TokenSettings, TokenType, Tokens};
+use super::{ClientMeta, now};
+use crate::api::{ApiError, NewAccount, Profile, SessionUser, SignIn, TokenPair};
+use crate::rules;
+use sqlx::AnyPool;
+use std::sync::Arc;
+
+#[derive(Clone, Debug)]
+pub struct AuthSettings {
+    pub tokens: TokenSettings,
+    /// Password hashes that may run at once.
+    pub hash_concurrency: usize,
+}
+
+/// The application's auth state: database pool, signing key and hasher. Cheap to clone;
+/// handed to axum as state and to Leptos as context.
+#[derive(Clone)]
+pub struct AuthService(Arc<Inner>);
+
+struct Inner {
+    db: AnyPool,
+    tokens: Tokens,
+    passwords: Passwords,
+}
+
+impl AuthService {
+    pub fn new(db: AnyPool, key: &SigningKey, settings: AuthSettings) -> Result<Self, ApiError> {
+        Ok(Self(Arc::new(Inner {
+            db,
+            tokens: Tokens::new(key, settings.tokens),
+            passwords: Passwords::new(settings.hash_concurrency)?,
+        })))
+    }
+
+    /// The service as provided to Leptos by the server (see `server::startup`).
+    pub fn from_context() -> Result<Self, ApiError> {
+        leptos::prelude::use_context::<Self>().ok_or_else(|| {
+            tracing::error!("AuthService missing from the Leptos context");
+            ApiError::internal()
+        })
+    }
+
+    pub fn db(&self) -> &AnyPool {
+        &self.0.db
+    }
+
+    /// Username and password in, a new session out. Unknown user, wrong password and
+    /// disabled user are indistinguishable: same error, and the same Argon2 work.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: String,
+        meta: ClientMeta,
+    ) -> Result<SignIn, ApiError> {
+        let account = store::find_login(&self.0.db, &rules::username_key(username)).await?;
+        let hash = account.as_ref().filter(|a| !a.disabled).map(|a| a.password_hash.clone());
+        let matches = self.0.passwords.verify(password, hash).await?;
+        let account = match account {
+            Some(account) if matches => account,
+            _ => {
+                tracing::info!("login refused");
+                return Err(ApiError::invalid_credentials());
+            }
+        };
+
+        let now = now();
+        let sid = uuid::Uuid::new_v4().to_string();
+        let refresh = self.0.tokens.refresh_claims(&account.id, &sid, now);
+        let session = NewSession { user_agent: meta.user_agent.as_deref(), ip: meta.ip.as_deref() };
+        store::start_session(&self.0.db, &refresh, &session).await?;
+        let tokens = self.pair(&account.username, &refresh, now)?;
+        tracing::info!(user_id = %account.id, session_id = %sid, "login succeeded");
+        Ok(SignIn { tokens, user: SessionUser { user_id: account.id, username: account.username } })
+    }
+
+    /// Trades a refresh token for a new pair. The presented token is dead afterwards.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, ApiError> {
+        let presented = self.0.tokens.decode(refresh_token, TokenType::Refresh)?;
+        let now = now();
+        let child = self.0.tokens.refresh_claims(&presented.user_id, &presented.sid, now);
+        let Some(username) = store::rotate_refresh_token(&self.0.db, &presented, &child, now).await? else {
+            tracing::info!(session_id = %presented.sid, "refresh refused: token used, revoked or expired");
+            return Err(ApiError::token_not_valid());
+        };
+        tracing::debug!(session_id = %presented.sid, "refresh token rotated");
+        self.pair(&username, &child, now)
+    }
+
+    /// Logout: the refresh token's whole session ends, and with it every token of it.
+    pub async fn logout(&self, refresh_token: &str) -> Result<(), ApiError> {
+        let claims = self.0.tokens.decode(refresh_token, TokenType::Refresh)?;
+        if !store::revoke_session(&self.0.db, &claims.sid, &claims.user_id, now(), "logout").await? {
+            return Err(ApiError::token_not_valid());
+        }
+        tracing::info!(user_id = %claims.user_id, session_id = %claims.sid, "logged out");
+        Ok(())
+    }
+
+    /// Is this token (of either type) currently good?
+    pub async fn verify(&self, token: &str) -> Result<(), ApiError> {
+        let claims = self.0.tokens.decode_any(token)?;
+        let live = match claims.token_type {
+            TokenType::Access => store::session_is_live(&self.0.db, &claims.sid, &claims.user_id).await?,
+            TokenType::Refresh => {
+                store::refresh_token_is_unused(&self.0.db, &claims.jti).await?
+                    && store::session_is_live(&self.0.db, &claims.sid, &claims.user_id).await?
+            }
+        };
+        if live { Ok(()) } else { Err(ApiError::token_not_valid()) }
+    }
+
+    /// The caller's own profile. Authenticates from the access token on every call,
+    /// including that its session is still live.
+    pub async fn profile(&self, access_token: &str) -> Result<Profile, ApiError> {
+        let claims = self.authenticate(access_token)?;
+        store::profile_for_session(&self.0.db, &claims.sid, &claims.user_id)
+            .await?
+            .ok_or_else(ApiError::token_not_valid)
+    }
+
+    /// Creates an account (used by registration, the CLI and demo seeding alike).
+    pub async fn register(&self, form: NewAccount) -> Result<Profile, ApiError> {
+        rules::check_new_account(&form)?;
+        let key = rules::username_key(&form.username);
+        // Cheap early answer that saves an Argon2 run; the UNIQUE constraint below is what
+        // actually guarantees one account per name under concurrency.
+        if store::username_exists(&self.0.db, &key).await? {
+            return Err(ApiError::username_taken());
+        }
+        let (email, first_name, last_name) =
+            (form.email.trim(), form.first_name.trim(), form.last_name.trim());
+        let password_hash = self.0.passwords.hash(form.password).await?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let user = NewUser {
+            id: &id,
+            username: &form.username,
+            username_key: &key,
+            password_hash: &password_hash,
+            email,
+            first_name,
+            last_name,
+            now: i64::try_from(now()).unwrap_or(i64::MAX),
+        };
+        match store::insert_user(&self.0.db, &user).await {
+            Ok(()) => {}
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Err(ApiError::username_taken());
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(user_id = %id, "account created");
+        Ok(Profile {
+            username: form.username,
+            first_name: first_name.to_owned(),
+            last_name: last_name.to_owned(),
+            email: email.to_owned(),
+        })
+    }
+
+    fn authenticate(&self, access_token: &str) -> Result<Claims, ApiError> {
+        if access_token.is_empty() {
+            return Err(ApiError::not_authenticated());
+        }
+        self.0.tokens.decode(access_token, TokenType::Access)
+    }
+
+    fn pair(&self, username: &str, refresh: &Claims, now: u64) -> Result<TokenPair, ApiError> {
+        let access = self.0.tokens.access_claims(&refresh.user_id, username, &refresh.sid, now);
+        Ok(TokenPair {
+            access: self.0.tokens.sign(&access)?,
+            refresh: self.0.tokens.sign(refresh)?,
+            expires_in: access.exp - now,
+        })
+    }
+}

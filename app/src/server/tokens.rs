@@ -1,0 +1,259 @@
+//! JWT minting and checking: the only code that holds the signing key.
+
+use crate::api::ApiError;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// The minimum HMAC key length: 256 bits (RFC 7518 §3.2 for HS256).
+pub const MIN_KEY_BYTES: usize = 32;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenType {
+    Access,
+    Refresh,
+}
+
+/// The claims of both token types. Refresh tokens carry no `username`: they are only ever
+/// read by this server, which looks the user up anyway.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub token_type: TokenType,
+    pub exp: u64,
+    pub iat: u64,
+    pub jti: String,
+    pub user_id: String,
+    /// The session (refresh-token family) the token belongs to.
+    pub sid: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+}
+
+/// An HS256 signing key. Its `Debug` never shows the bytes.
+#[derive(Clone)]
+pub struct SigningKey(Vec<u8>);
+
+impl SigningKey {
+    pub fn new(bytes: Vec<u8>) -> Result<Self, String> {
+        if bytes.len() < MIN_KEY_BYTES {
+            return Err(format!(
+                "the JWT signing key must be at least {MIN_KEY_BYTES} bytes (256 bits); got {}",
+                bytes.len()
+            ));
+        }
+        Ok(Self(bytes))
+    }
+
+    /// A fresh key from the operating system's CSPRNG.
+    pub fn generate() -> Result<Self, String> {
+        let mut bytes = vec![0u8; 64];
+        getrandom::fill(&mut bytes).map_err(|e| format!("no randomness available: {e}"))?;
+        Ok(Self(bytes))
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigningKey(<redacted>)")
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct TokenSettings {
+    pub access_lifetime: Duration,
+    pub refresh_lifetime: Duration,
+    /// Clock skew tolerated on `exp`. Zero by default: jsonwebtoken's own default of 60 s
+    /// would silently stretch every lifetime.
+    pub leeway: Duration,
+}
+
+pub struct Tokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    settings: TokenSettings,
+}
+
+impl Tokens {
+    pub fn new(key: &SigningKey, settings: TokenSettings) -> Self {
+        // Only HS256 is accepted: `alg: none` and algorithm switching fail here.
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = settings.leeway.as_secs();
+        validation.validate_exp = true;
+        validation.validate_aud = false;
+        validation.set_required_spec_claims(&["exp", "iat", "jti"]);
+        Self {
+            encoding: EncodingKey::from_secret(key.as_bytes()),
+            decoding: DecodingKey::from_secret(key.as_bytes()),
+            validation,
+            settings,
+        }
+    }
+
+    pub fn settings(&self) -> &TokenSettings {
+        &self.settings
+    }
+
+    pub fn access_claims(&self, user_id: &str, username: &str, sid: &str, now: u64) -> Claims {
+        self.claims(TokenType::Access, user_id, Some(username), sid, now)
+    }
+
+    pub fn refresh_claims(&self, user_id: &str, sid: &str, now: u64) -> Claims {
+        self.claims(TokenType::Refresh, user_id, None, sid, now)
+    }
+
+    fn claims(
+        &self,
+        token_type: TokenType,
+        user_id: &str,
+        username: Option<&str>,
+        sid: &str,
+        now: u64,
+    ) -> Claims {
+        let lifetime = match token_type {
+            TokenType::Access => self.settings.access_lifetime,
+            TokenType::Refresh => self.settings.refresh_lifetime,
+        };
+        Claims {
+            token_type,
+            exp: now + lifetime.as_secs(),
+            iat: now,
+            jti: uuid::Uuid::new_v4().simple().to_string(),
+            user_id: user_id.to_owned(),
+            sid: sid.to_owned(),
+            username: username.map(str::to_owned),
+        }
+    }
+
+    pub fn sign(&self, claims: &Claims) -> Result<String, ApiError> {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+            .map_err(|e| super::internal_error("signing a token failed", e))
+    }
+
+    /// Checks signature, algorithm, expiry and type. Every failure looks the same to the
+    /// caller: which check failed is nobody's business but the log's.
+    pub fn decode(&self, token: &str, expected: TokenType) -> Result<Claims, ApiError> {
+        let claims = self.decode_any(token)?;
+        if claims.token_type != expected {
+            tracing::debug!(?expected, "token of the wrong type");
+            return Err(ApiError::token_not_valid());
+        }
+        Ok(claims)
+    }
+
+    pub fn decode_any(&self, token: &str) -> Result<Claims, ApiError> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|e| {
+                tracing::debug!(reason = ?e.kind(), "token refused");
+                ApiError::token_not_valid()
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+
+    fn tokens(access_secs: u64) -> Tokens {
+        Tokens::new(
+            &SigningKey::generate().unwrap(),
+            TokenSettings {
+                access_lifetime: Duration::from_secs(access_secs),
+                refresh_lifetime: Duration::from_secs(86_400),
+                leeway: Duration::ZERO,
+            },
+        )
+    }
+
+    fn now() -> u64 {
+        super::super::now()
+    }
+
+    #[test]
+    fn access_token_round_trips_with_its_claims() {
+        let t = tokens(300);
+        let claims = t.access_claims("u1", "user1", "s1", now());
+        let token = t.sign(&claims).unwrap();
+        let back = t.decode(&token, TokenType::Access).unwrap();
+        assert_eq!(back, claims);
+        assert_eq!(back.exp - back.iat, 300);
+        assert_eq!(back.username.as_deref(), Some("user1"));
+    }
+
+    #[test]
+    fn every_token_gets_its_own_jti() {
+        let t = tokens(300);
+        let a = t.refresh_claims("u1", "s1", now());
+        let b = t.refresh_claims("u1", "s1", now());
+        assert_ne!(a.jti, b.jti);
+    }
+
+    #[test]
+    fn wrong_type_is_refused() {
+        let t = tokens(300);
+        let refresh = t.sign(&t.refresh_claims("u1", "s1", now())).unwrap();
+        assert!(t.decode(&refresh, TokenType::Access).is_err());
+        let access = t.sign(&t.access_claims("u1", "user1", "s1", now())).unwrap();
+        assert!(t.decode(&access, TokenType::Refresh).is_err());
+    }
+
+    #[test]
+    fn expired_token_is_refused_with_zero_leeway() {
+        let t = tokens(300);
+        let mut claims = t.access_claims("u1", "user1", "s1", now());
+        claims.exp = now() - 1;
+        let token = t.sign(&claims).unwrap();
+        assert_eq!(t.decode(&token, TokenType::Access), Err(ApiError::token_not_valid()));
+    }
+
+    #[test]
+    fn token_signed_with_another_key_is_refused() {
+        let (a, b) = (tokens(300), tokens(300));
+        let token = a.sign(&a.access_claims("u1", "user1", "s1", now())).unwrap();
+        assert!(b.decode(&token, TokenType::Access).is_err());
+    }
+
+    #[test]
+    fn tampered_payload_is_refused() {
+        let t = tokens(300);
+        let token = t.sign(&t.access_claims("u1", "user1", "s1", now())).unwrap();
+        let parts: Vec<&str> = token.split('.').collect();
+        let mut payload: serde_json::Value = serde_json::from_slice(&B64.decode(parts[1]).unwrap()).unwrap();
+        payload["user_id"] = "u2".into();
+        let forged =
+            format!("{}.{}.{}", parts[0], B64.encode(serde_json::to_vec(&payload).unwrap()), parts[2]);
+        assert!(t.decode(&forged, TokenType::Access).is_err());
+    }
+
+    #[test]
+    fn alg_none_is_refused() {
+        let t = tokens(300);
+        let claims = t.access_claims("u1", "user1", "s1", now());
+        let header = B64.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        let body = B64.encode(serde_json::to_vec(&claims).unwrap());
+        assert!(t.decode(&format!("{header}.{body}."), TokenType::Access).is_err());
+    }
+
+    #[test]
+    fn garbage_is_refused() {
+        let t = tokens(300);
+        for junk in ["", "abc", "a.b.c", "....", "\u{0}"] {
+            assert!(t.decode_any(junk).is_err(), "{junk:?}");
+        }
+    }
+
+    #[test]
+    fn short_keys_are_refused_and_keys_never_print() {
+        assert!(SigningKey::new(vec![7; 31]).is_err());
+        let key = SigningKey::new(vec![7; 32]).unwrap();
+        assert_eq!(format!("{key:?}"), "SigningKey(<redacted>)");
+    }
+}

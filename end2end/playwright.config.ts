@@ -1,0 +1,73 @@
+import { defineConfig } from "@playwright/test";
+
+// Two real servers, each with its own fresh SQLite file and demo users: one with the
+// default 5-minute access token, one with a 5-second token for the rotation specs.
+// scripts/test picks free ports and the server binary; these defaults are for a manual run
+// from end2end/ after `cargo leptos build`.
+const port = Number(process.env.E2E_PORT ?? 3100);
+const shortPort = Number(process.env.E2E_SHORT_PORT ?? 3101);
+const serverBin = process.env.E2E_SERVER_BIN ?? "target/debug/server";
+
+export const baseURL = `http://127.0.0.1:${port}`;
+export const shortLivedURL = `http://127.0.0.1:${shortPort}`;
+
+function server(addrPort: number, extraEnv: Record<string, string>) {
+  return {
+    // A throwaway data folder per run; `exec` so Playwright stops the server itself.
+    command: `d=$(mktemp -d) && APP_DATA_DIR="$d" exec ${serverBin} --demo`,
+    cwd: "..",
+    url: `http://127.0.0.1:${addrPort}/`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: "ignore" as const,
+    stderr: "pipe" as const,
+    env: {
+      LEPTOS_SITE_ADDR: `127.0.0.1:${addrPort}`,
+      LEPTOS_SITE_ROOT: "target/site",
+      LEPTOS_OUTPUT_NAME: "leptos_auth",
+      RUST_LOG: "warn",
+      ...extraEnv,
+    },
+  };
+}
+
+export default defineConfig({
+  testDir: "./tests",
+  timeout: 60_000,
+  expect: { timeout: 10_000 },
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  // list for people; json (when scripts/test asks for it) for the run's closing tally.
+  reporter: process.env.E2E_JSON_REPORT
+    ? [["list"], ["json", { outputFile: process.env.E2E_JSON_REPORT }]]
+    : "list",
+  outputDir: "test-results",
+  use: {
+    baseURL,
+    trace: "retain-on-failure",
+    screenshot: "only-on-failure",
+  },
+  projects: [
+    {
+      name: "chromium",
+      use: {
+        browserName: "chromium",
+        launchOptions: {
+          // Debian's chromium: Playwright never downloads a browser here.
+          executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+          args: [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+          ],
+        },
+      },
+    },
+  ],
+  webServer: [server(port, {}), server(shortPort, { ACCESS_TOKEN_LIFETIME: "5" })],
+});

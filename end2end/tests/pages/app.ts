@@ -1,0 +1,117 @@
+// Page objects: what a user sees and does, located by role and label.
+import { expect, type Locator, type Page } from "@playwright/test";
+
+export const STORAGE_KEY = "leptos_auth.session";
+
+export class Header {
+  readonly banner: Locator;
+  readonly username: Locator;
+  readonly logoutButton: Locator;
+  readonly loginLink: Locator;
+  readonly registerLink: Locator;
+
+  constructor(readonly page: Page) {
+    this.banner = page.getByRole("banner");
+    this.username = this.banner.getByTitle("Signed in");
+    this.logoutButton = this.banner.getByRole("button", { name: "Log out" });
+    this.loginLink = this.banner.getByRole("link", { name: "Log in" });
+    this.registerLink = this.banner.getByRole("link", { name: "Register" });
+  }
+
+  async expectSignedInAs(username: string) {
+    await expect(this.username).toHaveText(username);
+    await expect(this.logoutButton).toBeVisible();
+  }
+
+  async logout() {
+    await this.logoutButton.click();
+    await expect(this.loginLink).toBeVisible();
+  }
+}
+
+export class LoginPage {
+  readonly heading: Locator;
+  readonly username: Locator;
+  readonly password: Locator;
+  readonly submit: Locator;
+  readonly error: Locator;
+  readonly showPassword: Locator;
+
+  constructor(readonly page: Page) {
+    this.heading = page.getByRole("heading", { name: "Log in" });
+    this.username = page.getByLabel("Username");
+    this.password = page.getByLabel("Password", { exact: true });
+    this.submit = page.getByRole("button", { name: "Log in" });
+    this.error = page.getByRole("alert");
+    this.showPassword = page.getByLabel("Show password");
+  }
+
+  async goto(next?: string) {
+    await this.page.goto(next ? `/login?next=${encodeURIComponent(next)}` : "/login");
+    await expect(this.heading).toBeVisible();
+  }
+
+  /** Fills and submits the form. The button stays disabled until the page hydrates. */
+  async login(username: string, password: string) {
+    await this.username.fill(username);
+    await this.password.fill(password);
+    await expect(this.submit).toBeEnabled();
+    await this.submit.click();
+  }
+}
+
+export class RegisterPage {
+  constructor(readonly page: Page) {}
+
+  async goto() {
+    await this.page.goto("/register");
+    await expect(this.page.getByRole("heading", { name: "Create an account" })).toBeVisible();
+  }
+
+  async register(fields: { username: string; email: string; firstName: string; lastName: string; password: string }) {
+    const p = this.page;
+    await p.getByLabel("Username").fill(fields.username);
+    await p.getByLabel("Email").fill(fields.email);
+    await p.getByLabel("First name").fill(fields.firstName);
+    await p.getByLabel("Last name").fill(fields.lastName);
+    await p.getByLabel("Password").fill(fields.password);
+    const submit = p.getByRole("button", { name: "Create account" });
+    await expect(submit).toBeEnabled();
+    await submit.click();
+  }
+}
+
+export class ProfilePage {
+  readonly heading: Locator;
+  readonly values: Locator;
+
+  constructor(readonly page: Page) {
+    this.heading = page.getByRole("heading", { name: "Your profile" });
+    this.values = page.getByRole("definition");
+  }
+
+  async goto() {
+    await this.page.goto("/profile");
+  }
+
+  /** Username, first name, last name, email: in the order the page lists them. */
+  async expectShows(username: string, first: string, last: string, email: string) {
+    await expect(this.heading).toBeVisible();
+    await expect(this.values).toHaveText([username, first, last, email]);
+  }
+}
+
+export async function storedSession(page: Page): Promise<{ access: string; refresh: string } | null> {
+  const raw = await page.evaluate((key) => window.localStorage.getItem(key), STORAGE_KEY);
+  return raw ? JSON.parse(raw) : null;
+}
+
+/** Collects console errors and uncaught exceptions, for "hydrates without errors". */
+export function collectErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on("console", (msg) => {
+    if (msg.type() === "error") errors.push(msg.text());
+  });
+  page.on("pageerror", (err) => errors.push(err.message));
+  return errors;
+}

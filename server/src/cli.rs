@@ -1,0 +1,100 @@
+//! The command line: serve (the default, optionally with demo users) and create-user.
+
+use crate::config::Config;
+use crate::startup::{Application, auth_service};
+use anyhow::Context;
+use app::api::{ErrorCode, NewAccount};
+use app::server::AuthService;
+use clap::{Parser, Subcommand};
+use std::io::{BufRead, IsTerminal};
+
+#[derive(Parser)]
+#[command(name = "server", version, about = "Leptos Auth: the web server and its admin commands")]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+
+    /// Create the demo users (user1/password1, user2/password2) if they don't exist.
+    #[arg(long, env = "DEMO_USERS", global = true,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub demo: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Serve the app (the default when no command is given).
+    Serve,
+    /// Create a user. The password is asked for at a prompt, or read from the first line of
+    /// standard input when that is not a terminal; never from the command line.
+    CreateUser {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        first_name: String,
+        #[arg(long)]
+        last_name: String,
+    },
+}
+
+impl Cli {
+    pub async fn run(self) -> anyhow::Result<()> {
+        match self.command.unwrap_or(Command::Serve) {
+            Command::Serve => {
+                let app = Application::build(&self.config).await?;
+                if self.demo {
+                    seed_demo_users(app.auth()).await?;
+                }
+                Ok(app.run_until_stopped().await?)
+            }
+            Command::CreateUser { username, email, first_name, last_name } => {
+                let auth = auth_service(&self.config).await?;
+                let password = read_password()?;
+                let form = NewAccount { username, password, email, first_name, last_name };
+                let profile = auth.register(form).await.map_err(anyhow::Error::msg)?;
+                println!("Created user {}.", profile.username);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The demo accounts of ../shared/CONTRACT.md. Only ever created when asked for.
+pub async fn seed_demo_users(auth: &AuthService) -> anyhow::Result<()> {
+    let demo = [
+        ("user1", "password1", "Sam", "Smith", "sam@example.com"),
+        ("user2", "password2", "Tim", "Allen", "tim@example.com"),
+    ];
+    for (username, password, first_name, last_name, email) in demo {
+        let form = NewAccount {
+            username: username.into(),
+            password: password.into(),
+            email: email.into(),
+            first_name: first_name.into(),
+            last_name: last_name.into(),
+        };
+        match auth.register(form).await {
+            Ok(_) => tracing::info!(username, "demo user created"),
+            Err(e) if e.code == ErrorCode::UsernameTaken => {}
+            Err(e) => return Err(anyhow::Error::msg(e)).context("creating the demo users"),
+        }
+    }
+    Ok(())
+}
+
+fn read_password() -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let again = rpassword::prompt_password("Password (again): ")?;
+        anyhow::ensure!(first == again, "the passwords do not match");
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).context("reading the password from stdin")?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    }
+}

@@ -1,0 +1,162 @@
+//! Typed configuration from flags and environment variables, with safe defaults. There is
+//! no default secret: without `JWT_SECRET` a key is generated on first start (see `keys`).
+
+use clap::Parser;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct Config {
+    /// Folder for the SQLite database and the generated signing key (created if missing).
+    #[arg(long, env = "APP_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Database to use [default: sqlite://<data dir>/app.db].
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Address to listen on (cargo-leptos sets this from Cargo.toml).
+    #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+
+    /// Access token lifetime: seconds, or a duration such as 5m.
+    #[arg(long, env = "ACCESS_TOKEN_LIFETIME", default_value = "5m", value_parser = parse_duration)]
+    pub access_token_lifetime: Duration,
+
+    /// Refresh token lifetime (also the session's idle timeout).
+    #[arg(long, env = "REFRESH_TOKEN_LIFETIME", default_value = "1d", value_parser = parse_duration)]
+    pub refresh_token_lifetime: Duration,
+
+    /// Clock skew tolerated when checking token expiry.
+    #[arg(long, env = "JWT_LEEWAY", default_value = "0s", value_parser = parse_duration)]
+    pub jwt_leeway: Duration,
+
+    /// HS256 signing key, at least 32 bytes. Set it by environment, not on the command line.
+    #[arg(long, env = "JWT_SECRET", hide = true, hide_env_values = true)]
+    pub jwt_secret: Option<Secret>,
+
+    /// Password hashes computed at once [default: number of CPUs].
+    #[arg(long, env = "HASH_CONCURRENCY")]
+    pub hash_concurrency: Option<usize>,
+}
+
+impl Config {
+    /// Parses flags (and the environment), as the binary does. For tests and tools.
+    pub fn from_args<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            config: Config,
+        }
+        Only::try_parse_from(args).map(|o| o.config)
+    }
+
+    /// Checks the settings that only make sense together.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.access_token_lifetime.as_secs() < 1 {
+            return Err("ACCESS_TOKEN_LIFETIME must be at least 1 second".into());
+        }
+        if self.refresh_token_lifetime <= self.access_token_lifetime {
+            return Err("REFRESH_TOKEN_LIFETIME must be longer than ACCESS_TOKEN_LIFETIME".into());
+        }
+        if self.jwt_leeway > Duration::from_secs(300) {
+            return Err("JWT_LEEWAY above 5 minutes would make expiry meaningless".into());
+        }
+        if self.hash_concurrency == Some(0) {
+            return Err("HASH_CONCURRENCY must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => {
+                let path = std::path::absolute(self.data_dir.join("app.db"))
+                    .unwrap_or_else(|_| self.data_dir.join("app.db"));
+                format!("sqlite://{}?mode=rwc", path.display())
+            }
+        }
+    }
+
+    pub fn hash_concurrency(&self) -> usize {
+        self.hash_concurrency.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from))
+    }
+}
+
+/// A secret string: never printed, never logged.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+/// Whole seconds (`300`) or a humantime duration (`5m`, `1d`, `500ms` is refused: tokens
+/// count whole seconds).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = match s.trim().parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => humantime::parse_duration(s.trim())
+            .map_err(|e| format!("`{s}` is not a duration like 300, 90s, 5m or 1d: {e}"))?,
+    };
+    if d.subsec_nanos() != 0 {
+        return Err(format!("`{s}`: use whole seconds"));
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("300"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86_400)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("1500ms").is_err());
+    }
+
+    #[test]
+    fn defaults_are_the_contracts() {
+        let c = Config::from_args(["server"]).unwrap();
+        assert_eq!(c.access_token_lifetime, Duration::from_secs(300));
+        assert_eq!(c.refresh_token_lifetime, Duration::from_secs(86_400));
+        assert_eq!(c.jwt_leeway, Duration::ZERO);
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn nonsense_combinations_are_refused() {
+        let c = Config::from_args(["server", "--access-token-lifetime", "2d"]).unwrap();
+        assert!(c.validate().unwrap_err().contains("REFRESH_TOKEN_LIFETIME"));
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let s: Secret = "hunter2".parse().unwrap();
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,13 @@
+//! The server: configuration, database, signing keys, the REST contract, SSR and the CLI.
+//! `main.rs` only parses the command line; everything else is here so integration tests
+//! can start the real application on a random port.
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod keys;
+pub mod rest;
+pub mod startup;
+
+pub use config::Config;
+pub use startup::Application;

@@ -1,0 +1,164 @@
+//! The REST contract of ../shared/CONTRACT.md: thin axum handlers over `AuthService`,
+//! answering each path with and without its trailing slash.
+
+use crate::startup::AppState;
+use app::api::{ApiError, ErrorCode, Profile, TokenPair};
+use app::server::{AuthService, ClientMeta};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
+use axum::routing::{MethodRouter, any, get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+pub fn router() -> Router<AppState> {
+    let endpoints: [(&str, MethodRouter<AppState>); 6] = [
+        ("/api/token", post(token)),
+        ("/api/token/refresh", post(refresh)),
+        ("/api/token/verify", post(verify)),
+        ("/api/token/blacklist", post(blacklist)),
+        ("/api/profile", get(profile)),
+        ("/api/register", post(register)),
+    ];
+    let mut router = Router::new();
+    for (path, handler) in endpoints {
+        router = router.route(path, handler.clone()).route(&format!("{path}/"), handler);
+    }
+    router
+        .route("/api/{*rest}", any(not_found))
+        .method_not_allowed_fallback(method_not_allowed)
+        // Tokens and personal data must never sit in a cache.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+}
+
+/// Deliberately not `Debug`: it carries a password.
+#[derive(Deserialize)]
+struct Credentials {
+    username: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+struct RefreshBody {
+    refresh: String,
+}
+
+#[derive(Deserialize)]
+struct TokenBody {
+    token: String,
+}
+
+async fn token(
+    State(auth): State<AuthService>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Credentials>,
+) -> Result<Json<TokenPair>, ApiError> {
+    let meta = ClientMeta::from_parts(&headers, Some(peer.ip()));
+    Ok(Json(auth.login(&body.username, body.password, meta).await?.tokens))
+}
+
+async fn refresh(
+    State(auth): State<AuthService>,
+    ApiJson(body): ApiJson<RefreshBody>,
+) -> Result<Json<TokenPair>, ApiError> {
+    Ok(Json(auth.refresh(&body.refresh).await?))
+}
+
+async fn verify(
+    State(auth): State<AuthService>,
+    ApiJson(body): ApiJson<TokenBody>,
+) -> Result<Json<Value>, ApiError> {
+    auth.verify(&body.token).await?;
+    Ok(Json(json!({})))
+}
+
+async fn blacklist(
+    State(auth): State<AuthService>,
+    ApiJson(body): ApiJson<RefreshBody>,
+) -> Result<Json<Value>, ApiError> {
+    auth.logout(&body.refresh).await?;
+    Ok(Json(json!({})))
+}
+
+async fn profile(State(auth): State<AuthService>, Bearer(access): Bearer) -> Result<Json<Profile>, ApiError> {
+    Ok(Json(auth.profile(&access).await?))
+}
+
+async fn register(
+    State(auth): State<AuthService>,
+    ApiJson(form): ApiJson<app::api::NewAccount>,
+) -> Result<(StatusCode, Json<Profile>), ApiError> {
+    Ok((StatusCode::CREATED, Json(auth.register(form).await?)))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "Not found.")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(ErrorCode::MethodNotAllowed, "Method not allowed.")
+}
+
+/// `axum::Json`, but a body it cannot read gets the contract's error shape and a 4xx.
+struct ApiJson<T>(T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(match rejection {
+                JsonRejection::JsonDataError(e) => ApiError::new(ErrorCode::InvalidBody, e.body_text()),
+                JsonRejection::JsonSyntaxError(_) => {
+                    ApiError::new(ErrorCode::ParseError, "The request body is not valid JSON.")
+                }
+                JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                    ErrorCode::UnsupportedMediaType,
+                    "Send the body as JSON, with Content-Type: application/json.",
+                ),
+                JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                    ApiError::new(ErrorCode::PayloadTooLarge, "The request body is too large.")
+                }
+                other => ApiError::new(ErrorCode::ParseError, other.body_text()),
+            }),
+        }
+    }
+}
+
+/// The access token from `Authorization: Bearer <token>`.
+struct Bearer(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Bearer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(ApiError::not_authenticated)?
+            .to_str()
+            .map_err(|_| ApiError::token_not_valid())?;
+        match value.split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+                Ok(Self(token.trim().to_owned()))
+            }
+            _ => Err(ApiError::not_authenticated()),
+        }
+    }
+}

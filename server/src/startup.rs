@@ -1,0 +1,146 @@
+//! Builds the application from a `Config`: database, key, auth service, router. Binding
+//! port 0 gives tests a random port; `local_addr` says which.
+
+use crate::config::Config;
+use crate::{db, keys, rest};
+use anyhow::Context;
+use app::api::ApiError;
+use app::server::{AuthService, AuthSettings, TokenSettings};
+use app::{App, shell};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{FromRef, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+/// One state for axum; Leptos gets the `AuthService` from it as context.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub auth: AuthService,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    auth: AuthService,
+}
+
+impl Application {
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let auth = auth_service(config).await?;
+        let listener =
+            TcpListener::bind(config.addr).await.with_context(|| format!("listening on {}", config.addr))?;
+        let mut leptos_options =
+            get_configuration(None).context("reading the Leptos configuration")?.leptos_options;
+        leptos_options.site_addr = listener.local_addr()?;
+        if leptos_options.output_name.is_empty() {
+            // Outside cargo-leptos (plain `cargo test`); the name is only used for asset URLs.
+            leptos_options.output_name = "leptos_auth".into();
+        }
+        let router = router(AppState { leptos_options, auth: auth.clone() });
+        Ok(Self { listener, router, auth })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn auth(&self) -> &AuthService {
+        &self.auth
+    }
+
+    /// Serves until SIGINT or SIGTERM, then finishes the requests in flight.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        tracing::info!(addr = %self.local_addr(), "listening");
+        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+    }
+}
+
+/// Everything but the web server: settings checked, data folder, database (migrated),
+/// signing key. The CLI's admin commands use this alone, beside a running server.
+pub async fn auth_service(config: &Config) -> anyhow::Result<AuthService> {
+    config.validate().map_err(anyhow::Error::msg)?;
+    create_data_dir(&config.data_dir)?;
+    let pool = db::connect(&config.database_url()).await?;
+    let key = keys::load_or_create(config.jwt_secret.as_ref(), &config.data_dir)?;
+    let settings = AuthSettings {
+        tokens: TokenSettings {
+            access_lifetime: config.access_token_lifetime,
+            refresh_lifetime: config.refresh_token_lifetime,
+            leeway: config.jwt_leeway,
+        },
+        hash_concurrency: config.hash_concurrency(),
+    };
+    AuthService::new(pool, &key, settings).context("starting the auth service")
+}
+
+fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let auth = state.auth.clone();
+    Router::new()
+        .merge(rest::router())
+        .leptos_routes_with_context(&state, routes, move || provide_context(auth.clone()), {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn(server_fn_responses))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Server functions answer every error with 500; give them the status their `ApiError`
+/// carries (the same mapping the REST endpoints use), and keep their tokens out of caches.
+async fn server_fn_responses(req: Request, next: Next) -> Response {
+    if !req.uri().path().starts_with("/rpc/") {
+        return next.run(req).await;
+    }
+    let res = next.run(req).await;
+    let (mut parts, body) = res.into_parts();
+    parts.headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let is_error = parts.headers.contains_key(leptos::server_fn::error::SERVER_FN_ERROR_HEADER);
+    if !is_error {
+        return Response::from_parts(parts, body);
+    }
+    let bytes = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    let error: ApiError = serde_json::from_slice(&bytes).unwrap_or_else(|_| ApiError::internal());
+    parts.status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+fn create_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("creating the data folder {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! { () = ctrl_c => {}, () = terminate => {} }
+    tracing::info!("shutting down: finishing requests in flight");
+}

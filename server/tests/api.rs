@@ -1,0 +1,470 @@
+//! The HTTP contract (../shared/CONTRACT.md), walked over real HTTP against the real
+//! server on a random port, each test with its own temporary SQLite database.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+struct TestApp {
+    base: String,
+    http: reqwest::Client,
+    _data: tempfile::TempDir,
+}
+
+/// Starts the real application with demo users on 127.0.0.1:0.
+async fn spawn_app_with(extra: &[&str]) -> TestApp {
+    let data = tempfile::tempdir().unwrap();
+    let mut args = vec!["server", "--addr", "127.0.0.1:0", "--data-dir", data.path().to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let config = server::Config::from_args(args).unwrap();
+    let app = server::Application::build(&config).await.expect("the app starts");
+    server::cli::seed_demo_users(app.auth()).await.unwrap();
+    let base = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run_until_stopped());
+    TestApp { base, http: reqwest::Client::new(), _data: data }
+}
+
+async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+impl TestApp {
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let res = self.http.post(format!("{}{path}", self.base)).json(&body).send().await.unwrap();
+        Self::read(res).await
+    }
+
+    async fn post_raw(&self, path: &str, content_type: &str, body: &'static str) -> (StatusCode, Value) {
+        let res = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        Self::read(res).await
+    }
+
+    async fn profile(&self, access: &str) -> (StatusCode, Value) {
+        let res =
+            self.http.get(format!("{}/api/profile/", self.base)).bearer_auth(access).send().await.unwrap();
+        Self::read(res).await
+    }
+
+    async fn read(res: reqwest::Response) -> (StatusCode, Value) {
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, body)
+    }
+
+    async fn login(&self, username: &str, password: &str) -> Value {
+        let (status, body) =
+            self.post("/api/token/", json!({"username": username, "password": password})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+}
+
+fn claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&B64.decode(payload).unwrap()).unwrap()
+}
+
+fn assert_error_shape(body: &Value, code: &str) {
+    assert_eq!(body["code"], code, "{body}");
+    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
+}
+
+#[tokio::test]
+async fn login_returns_a_token_pair_with_the_contracts_claims() {
+    let app = spawn_app().await;
+    let res = app
+        .http
+        .post(format!("{}/api/token/", app.base))
+        .json(&json!({"username": "user1", "password": "password1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let text = res.text().await.unwrap();
+    assert!(text.starts_with(r#"{"access":"#), "access comes first: {text}");
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["expires_in"], 300);
+
+    let access = claims(body["access"].as_str().unwrap());
+    assert_eq!(access["token_type"], "access");
+    assert_eq!(access["username"], "user1");
+    assert!(access["user_id"].is_string() && access["jti"].is_string());
+    assert_eq!(access["exp"].as_u64().unwrap() - access["iat"].as_u64().unwrap(), 300);
+    let refresh = claims(body["refresh"].as_str().unwrap());
+    assert_eq!(refresh["token_type"], "refresh");
+    assert_eq!(refresh["exp"].as_u64().unwrap() - refresh["iat"].as_u64().unwrap(), 86_400);
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_user_get_the_same_answer() {
+    let app = spawn_app().await;
+    let wrong = app.post("/api/token/", json!({"username": "user1", "password": "nope-nope"})).await;
+    let unknown = app.post("/api/token/", json!({"username": "nobody", "password": "nope-nope"})).await;
+    assert_eq!(wrong.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong, unknown);
+    assert_error_shape(&wrong.1, "no_active_account");
+}
+
+#[tokio::test]
+async fn usernames_are_matched_without_regard_to_case() {
+    let app = spawn_app().await;
+    app.login("USER1", "password1").await;
+}
+
+#[tokio::test]
+async fn profile_shows_only_the_tokens_own_user() {
+    let app = spawn_app().await;
+    let sam = app.login("user1", "password1").await;
+    let tim = app.login("user2", "password2").await;
+    let (status, body) = app.profile(sam["access"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body,
+        json!({"username": "user1", "first_name": "Sam", "last_name": "Smith", "email": "sam@example.com"})
+    );
+    let (_, body) = app.profile(tim["access"].as_str().unwrap()).await;
+    assert_eq!(body["first_name"], "Tim");
+    assert_eq!(body["email"], "tim@example.com");
+}
+
+#[tokio::test]
+async fn every_path_answers_with_and_without_its_trailing_slash() {
+    let app = spawn_app().await;
+    let pair = app.login("user1", "password1").await;
+    let res = app
+        .http
+        .get(format!("{}/api/profile", app.base))
+        .bearer_auth(pair["access"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let (status, _) = app.post("/api/token", json!({"username": "user1", "password": "password1"})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app.post("/api/token/verify", json!({"token": pair["access"]})).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn profile_without_or_with_a_bad_token_is_401() {
+    let app = spawn_app().await;
+    let res = app.http.get(format!("{}/api/profile/", app.base)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_error_shape(&res.json().await.unwrap(), "not_authenticated");
+
+    let (status, body) = app.profile("not-a-jwt").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_error_shape(&body, "token_not_valid");
+
+    let res = app
+        .http
+        .get(format!("{}/api/profile/", app.base))
+        .header("authorization", "Basic dXNlcjE6cGFzc3dvcmQx")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_refresh_token_is_refused_as_an_access_token_and_vice_versa() {
+    let app = spawn_app().await;
+    let pair = app.login("user1", "password1").await;
+    let (status, body) = app.profile(pair["refresh"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_error_shape(&body, "token_not_valid");
+    let (status, _) = app.post("/api/token/refresh/", json!({"refresh": pair["access"]})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_the_presented_token_dies() {
+    let app = spawn_app().await;
+    let first = app.login("user1", "password1").await;
+    let (status, second) = app.post("/api/token/refresh/", json!({"refresh": first["refresh"]})).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert_ne!(second["refresh"], first["refresh"]);
+    assert_ne!(second["access"], first["access"]);
+    assert_eq!(second["expires_in"], 300);
+    assert_eq!(
+        claims(second["refresh"].as_str().unwrap())["sid"],
+        claims(first["refresh"].as_str().unwrap())["sid"]
+    );
+
+    let (status, body) = app.post("/api/token/refresh/", json!({"refresh": first["refresh"]})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_error_shape(&body, "token_not_valid");
+
+    let (status, third) = app.post("/api/token/refresh/", json!({"refresh": second["refresh"]})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = app.profile(third["access"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["username"], "user1");
+}
+
+#[tokio::test]
+async fn twenty_concurrent_refreshes_with_one_token_give_exactly_one_success() {
+    let app = spawn_app().await;
+    let pair = app.login("user1", "password1").await;
+    let results = futures::future::join_all(
+        (0..20).map(|_| app.post("/api/token/refresh/", json!({"refresh": pair["refresh"]}))),
+    )
+    .await;
+    let ok: Vec<_> = results.iter().filter(|(s, _)| *s == StatusCode::OK).collect();
+    let refused = results.iter().filter(|(s, _)| *s == StatusCode::UNAUTHORIZED).count();
+    assert_eq!(ok.len(), 1, "{results:?}");
+    assert_eq!(refused, 19, "every other one is a clean 401, never a 5xx: {results:?}");
+    // And the one winner's token works.
+    let (status, _) = app.post("/api/token/refresh/", json!({"refresh": ok[0].1["refresh"]})).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn verify_accepts_good_tokens_and_refuses_used_or_bad_ones() {
+    let app = spawn_app().await;
+    let pair = app.login("user1", "password1").await;
+    let (status, body) = app.post("/api/token/verify/", json!({"token": pair["access"]})).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({})));
+    let (status, _) = app.post("/api/token/verify/", json!({"token": pair["refresh"]})).await;
+    assert_eq!(status, StatusCode::OK);
+
+    app.post("/api/token/refresh/", json!({"refresh": pair["refresh"]})).await;
+    let (status, body) = app.post("/api/token/verify/", json!({"token": pair["refresh"]})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a rotated refresh token is no longer valid");
+    assert_error_shape(&body, "token_not_valid");
+    let (status, _) = app.post("/api/token/verify/", json!({"token": "a.b.c"})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn logout_kills_the_refresh_token_and_the_sessions_access_tokens() {
+    let app = spawn_app().await;
+    let pair = app.login("user1", "password1").await;
+    let other = app.login("user1", "password1").await;
+    let (status, body) = app.post("/api/token/blacklist/", json!({"refresh": pair["refresh"]})).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({})));
+
+    let (status, _) = app.post("/api/token/refresh/", json!({"refresh": pair["refresh"]})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = app.profile(pair["access"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "logout is real: the access token dies too");
+    let (status, _) = app.post("/api/token/verify/", json!({"token": pair["access"]})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = app.post("/api/token/blacklist/", json!({"refresh": pair["refresh"]})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a dead token can't be blacklisted twice");
+
+    // Another session of the same user is untouched.
+    let (status, _) = app.profile(other["access"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn blacklist_refuses_invalid_tokens() {
+    let app = spawn_app().await;
+    let pair = app.login("user1", "password1").await;
+    for bad in [json!("garbage"), pair["access"].clone()] {
+        let (status, body) = app.post("/api/token/blacklist/", json!({"refresh": bad})).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_error_shape(&body, "token_not_valid");
+    }
+}
+
+#[tokio::test]
+async fn tampered_and_alg_none_tokens_are_refused() {
+    let app = spawn_app().await;
+    let sam = app.login("user1", "password1").await;
+    let tim = app.login("user2", "password2").await;
+    let access = sam["access"].as_str().unwrap();
+    let parts: Vec<&str> = access.split('.').collect();
+
+    // Swap in Tim's identity, keep Sam's signature.
+    let mut payload = claims(access);
+    let tims = claims(tim["access"].as_str().unwrap());
+    payload["user_id"] = tims["user_id"].clone();
+    payload["sid"] = tims["sid"].clone();
+    let forged_payload = B64.encode(serde_json::to_vec(&payload).unwrap());
+    let tampered = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
+    let (status, _) = app.profile(&tampered).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let none_header = B64.encode(br#"{"alg":"none","typ":"JWT"}"#);
+    for unsigned in [format!("{none_header}.{forged_payload}."), format!("{none_header}.{forged_payload}")] {
+        let (status, _) = app.profile(&unsigned).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+
+    // A token signed with a different key (as if someone guessed a default secret).
+    let forged = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &payload,
+        &jsonwebtoken::EncodingKey::from_secret(b"secretsecretsecretsecretsecretsecret"),
+    )
+    .unwrap();
+    let (status, _) = app.profile(&forged).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn expired_tokens_are_refused() {
+    let app = spawn_app_with(&["--access-token-lifetime", "1", "--refresh-token-lifetime", "2"]).await;
+    let pair = app.login("user1", "password1").await;
+    assert_eq!(pair["expires_in"], 1);
+    tokio::time::sleep(Duration::from_millis(3_100)).await;
+    let (status, body) = app.profile(pair["access"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_error_shape(&body, "token_not_valid");
+    let (status, _) = app.post("/api/token/refresh/", json!({"refresh": pair["refresh"]})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn register_creates_an_account_that_can_log_in() {
+    let app = spawn_app().await;
+    let form = json!({
+        "username": "ada", "password": "analytical engine",
+        "email": "ada@example.com", "first_name": "Ada", "last_name": "Lovelace"
+    });
+    let (status, body) = app.post("/api/register/", form.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        body,
+        json!({"username": "ada", "first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com"})
+    );
+    let pair = app.login("ada", "analytical engine").await;
+    let (_, profile) = app.profile(pair["access"].as_str().unwrap()).await;
+    assert_eq!(profile["last_name"], "Lovelace");
+
+    let (status, body) = app.post("/api/register/", form).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_error_shape(&body, "username_taken");
+    let (status, _) = app
+        .post(
+            "/api/register/",
+            json!({"username": "ADA", "password": "something else", "email": "a@example.com",
+                   "first_name": "A", "last_name": "B"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "case variants are the same account");
+}
+
+#[tokio::test]
+async fn register_explains_invalid_input_and_stores_nothing() {
+    let app = spawn_app().await;
+    let base = json!({
+        "username": "grace", "password": "cobol rules ok",
+        "email": "grace@example.com", "first_name": "Grace", "last_name": "Hopper"
+    });
+    for (field, value) in [
+        ("username", json!("")),
+        ("username", json!("has space")),
+        ("password", json!("short")),
+        ("password", json!("grace")),
+        ("email", json!("not-an-email")),
+        ("first_name", json!("  ")),
+    ] {
+        let mut form = base.clone();
+        form[field] = value;
+        let (status, body) = app.post("/api/register/", form).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{field}: {body}");
+        assert_error_shape(&body, "invalid");
+        assert_eq!(body["field"], field);
+    }
+    // None of those left a half-made account behind.
+    let (status, _) = app.post("/api/register/", base).await;
+    assert_eq!(status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn malformed_and_incomplete_bodies_get_a_4xx_never_a_5xx() {
+    let app = spawn_app().await;
+    let paths = [
+        "/api/token/",
+        "/api/token/refresh/",
+        "/api/token/verify/",
+        "/api/token/blacklist/",
+        "/api/register/",
+    ];
+    for path in paths {
+        for (content_type, body) in [
+            ("application/json", "{"),
+            ("application/json", "[]"),
+            ("application/json", "{}"),
+            ("application/json", r#"{"username": 1, "password": null, "refresh": 7, "token": false}"#),
+            ("application/json", ""),
+            ("text/plain", r#"{"username":"user1"}"#),
+        ] {
+            let (status, res) = app.post_raw(path, content_type, body).await;
+            assert!(status.is_client_error(), "{path} {body:?}: {status} {res}");
+            assert!(res["code"].is_string() && res["detail"].is_string(), "{path} {body:?}: {res}");
+            let text = res.to_string().to_lowercase();
+            assert!(!text.contains("sql") && !text.contains("panicked"), "{text}");
+        }
+    }
+    let (status, body) = app.post("/api/token/", json!({"username": "user1"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body["detail"].as_str().unwrap().contains("password"), "{body}");
+}
+
+#[tokio::test]
+async fn unknown_api_paths_and_wrong_methods_answer_in_the_error_shape() {
+    let app = spawn_app().await;
+    let res = app.http.get(format!("{}/api/nope/", app.base)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_error_shape(&res.json().await.unwrap(), "not_found");
+    let res = app.http.get(format!("{}/api/token/", app.base)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_error_shape(&res.json().await.unwrap(), "method_not_allowed");
+}
+
+#[tokio::test]
+async fn server_functions_share_the_error_shape_and_statuses() {
+    let app = spawn_app().await;
+    let form = [("username", "user1"), ("password", "wrong-password")];
+    let res = app.http.post(format!("{}/rpc/login", app.base)).form(&form).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    assert_error_shape(&res.json().await.unwrap(), "no_active_account");
+
+    let form = [("username", "user1"), ("password", "password1")];
+    let res = app.http.post(format!("{}/rpc/login", app.base)).form(&form).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let signed_in: Value = res.json().await.unwrap();
+    assert_eq!(signed_in["user"]["username"], "user1");
+    let access = signed_in["tokens"]["access"].as_str().unwrap();
+
+    let res =
+        app.http.post(format!("{}/rpc/profile", app.base)).form(&[("access", access)]).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.json::<Value>().await.unwrap()["first_name"], "Sam");
+
+    // A call with a missing argument is the caller's mistake: 4xx.
+    let res = app.http.post(format!("{}/rpc/profile", app.base)).form(&[("nope", "x")]).send().await.unwrap();
+    assert!(res.status().is_client_error(), "{}", res.status());
+}
+
+#[tokio::test]
+async fn pages_render_on_the_server_and_unknown_pages_are_404() {
+    let app = spawn_app().await;
+    let res = app.http.get(format!("{}/login", app.base)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("<label for=\"login-username\">Username</label>"), "{html}");
+    let res = app.http.get(format!("{}/profile", app.base)).send().await.unwrap();
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Checking your session"), "SSR never guesses the user: {html}");
+    let res = app.http.get(format!("{}/no/such/page", app.base)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(res.text().await.unwrap().contains("Page not found"));
+}
