@@ -103,9 +103,12 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-/// The login page URL that brings the user back to `here` afterwards.
+/// The login page URL that brings the user back to `here` afterwards. Already on the login
+/// page, it stays put: the session can end and the guard react to it in either order.
 pub fn login_url(here: &str) -> String {
-    if here.is_empty() || here == "/" || here.starts_with("/login") {
+    if here.starts_with("/login") {
+        here.to_owned()
+    } else if here.is_empty() || here == "/" {
         "/login".to_owned()
     } else {
         format!("/login?next={}", urlencoding::encode(here))
@@ -185,7 +188,7 @@ mod tests {
     fn login_url_remembers_where_the_user_was() {
         assert_eq!(login_url("/profile"), "/login?next=%2Fprofile");
         assert_eq!(login_url("/profile?x=1&y=2"), "/login?next=%2Fprofile%3Fx%3D1%26y%3D2");
-        assert_eq!(login_url("/login?next=%2Fprofile"), "/login");
+        assert_eq!(login_url("/login?next=%2Fprofile"), "/login?next=%2Fprofile");
         assert_eq!(login_url("/"), "/login");
     }
 }
