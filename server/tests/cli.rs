@@ -1,0 +1,172 @@
+//! The server binary as an operator runs it: admin commands and what ends up in its logs.
+
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn server() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_server"));
+    cmd.env("NO_COLOR", "1").env_remove("DATABASE_URL").env_remove("JWT_SECRET").env_remove("DEMO_USERS");
+    cmd
+}
+
+fn create_user(data_dir: &str, username: &str, stdin: &str) -> std::process::Output {
+    let mut child = server()
+        .args(["--data-dir", data_dir, "create-user", "--username", username])
+        .args(["--email", "ada@example.com", "--first-name", "Ada", "--last-name", "Lovelace"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// A running server process and everything it has printed so far.
+struct Running {
+    child: Child,
+    output: Arc<Mutex<String>>,
+    base: String,
+}
+
+impl Running {
+    fn start(data_dir: &str, extra: &[&str]) -> Self {
+        let mut child = server()
+            .args(["--data-dir", data_dir, "--addr", "127.0.0.1:0"])
+            .args(extra)
+            .env("RUST_LOG", "debug")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let output = Arc::new(Mutex::new(String::new()));
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let output = output.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let mut out = output.lock().unwrap();
+                    out.push_str(&line);
+                    out.push('\n');
+                }
+            });
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let base = loop {
+            let addr = output.lock().unwrap().lines().find(|l| l.contains("listening")).and_then(|l| {
+                l.split("addr=").nth(1).map(|a| a.split_whitespace().next().unwrap_or_default().to_owned())
+            });
+            if let Some(addr) = addr {
+                break format!("http://{addr}");
+            }
+            assert!(Instant::now() < deadline, "server did not start: {}", output.lock().unwrap());
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        Self { child, output, base }
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (reqwest::StatusCode, Value) {
+        let res =
+            reqwest::Client::new().post(format!("{}{path}", self.base)).json(&body).send().await.unwrap();
+        (res.status(), res.json().await.unwrap())
+    }
+
+    /// Stops the server (SIGTERM, as an orchestrator would) and returns all it printed.
+    fn stop(mut self) -> String {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("server ignored SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(100)); // let the reader threads drain
+        self.output.lock().unwrap().clone()
+    }
+}
+
+#[tokio::test]
+async fn create_user_takes_the_password_from_stdin_and_the_user_can_log_in() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let out = create_user(dir, "ada", "analytical engine\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Created user ada."));
+
+    let server = Running::start(dir, &[]);
+    let (status, body) =
+        server.post("/api/token/", json!({"username": "ada", "password": "analytical engine"})).await;
+    assert_eq!(status, 200, "{body}");
+    server.stop();
+}
+
+#[test]
+fn create_user_explains_a_refused_password_and_creates_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let out = create_user(dir, "ada", "short\n");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("at least 8 characters"), "{stderr}");
+    // The name is still free: nothing was half-created.
+    assert!(create_user(dir, "ada", "long enough now\n").status.success());
+    let again = create_user(dir, "ada", "long enough now\n");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+}
+
+#[test]
+fn the_server_refuses_to_start_on_an_invalid_setting() {
+    let data = tempfile::tempdir().unwrap();
+    let out = server()
+        .args(["--data-dir", data.path().to_str().unwrap(), "--addr", "127.0.0.1:0"])
+        .env("ACCESS_TOKEN_LIFETIME", "2d")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("REFRESH_TOKEN_LIFETIME"));
+    let out = server()
+        .args(["--data-dir", data.path().to_str().unwrap(), "--addr", "127.0.0.1:0"])
+        .env("JWT_SECRET", "short")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 32 bytes"));
+}
+
+#[tokio::test]
+async fn debug_logs_never_contain_a_password_or_a_token() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Running::start(data.path().to_str().unwrap(), &["--demo"]);
+    let (_, pair) = server.post("/api/token/", json!({"username": "user1", "password": "password1"})).await;
+    let (_, wrong) =
+        server.post("/api/token/", json!({"username": "user2", "password": "s3cret-typo"})).await;
+    assert_eq!(wrong["code"], "no_active_account");
+    let (_, rotated) = server.post("/api/token/refresh/", json!({"refresh": pair["refresh"]})).await;
+    let res = reqwest::Client::new()
+        .get(format!("{}/api/profile/", server.base))
+        .bearer_auth(rotated["access"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let (status, _) = server.post("/api/token/blacklist/", json!({"refresh": rotated["refresh"]})).await;
+    assert_eq!(status, 200);
+
+    let logs = server.stop();
+    assert!(logs.contains("login succeeded"), "the logs are being captured: {logs}");
+    assert!(logs.contains("shutting down"), "SIGTERM shuts down gracefully: {logs}");
+    for secret in ["password1", "password2", "s3cret-typo"] {
+        assert!(!logs.contains(secret), "password {secret:?} in the logs");
+    }
+    for token in [&pair["access"], &pair["refresh"], &rotated["access"], &rotated["refresh"]] {
+        let signature = token.as_str().unwrap().rsplit('.').next().unwrap();
+        assert!(!logs.contains(signature), "a token is in the logs");
+    }
+}
