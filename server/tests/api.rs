@@ -460,7 +460,8 @@ async fn pages_render_on_the_server_and_unknown_pages_are_404() {
     let res = app.http.get(format!("{}/login", app.base)).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.unwrap();
-    assert!(html.contains("<label for=\"login-username\">Username</label>"), "{html}");
+    assert!(html.contains(r#"<label for="login-username">Username"#), "{html}");
+    assert!(html.contains(r#"<button type="submit" disabled>"#), "disabled until hydrated: {html}");
     let res = app.http.get(format!("{}/profile", app.base)).send().await.unwrap();
     let html = res.text().await.unwrap();
     assert!(html.contains("Checking your session"), "SSR never guesses the user: {html}");

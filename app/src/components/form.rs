@@ -1,0 +1,108 @@
+//! Form building blocks: a labelled field, and the submit-once-and-show-the-error state that
+//! every form shares.
+
+use crate::api::ApiError;
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use std::future::Future;
+
+/// A form that submits one request at a time and shows what the server refused.
+#[derive(Clone, Copy)]
+pub struct Submission {
+    pending: RwSignal<bool>,
+    error: RwSignal<Option<ApiError>>,
+    hydrated: ReadSignal<bool>,
+}
+
+impl Submission {
+    pub fn new() -> Self {
+        Self { pending: RwSignal::new(false), error: RwSignal::new(None), hydrated: use_hydrated() }
+    }
+
+    /// Stops the browser's own submission and runs `request` unless one is already running.
+    /// An error it returns is shown; success is up to `request` (usually a navigation).
+    pub fn submit<F>(self, ev: SubmitEvent, request: impl FnOnce() -> F)
+    where
+        F: Future<Output = Result<(), ApiError>> + 'static,
+    {
+        ev.prevent_default();
+        if self.pending.get_untracked() {
+            return;
+        }
+        self.pending.set(true);
+        self.error.set(None);
+        let request = request();
+        spawn_local(async move {
+            let result = request.await;
+            self.pending.set(false);
+            self.error.set(result.err());
+        });
+    }
+
+    pub fn pending(self) -> bool {
+        self.pending.get()
+    }
+
+    /// Disabled until hydrated (a click before the WASM runs would be lost, or fall back to
+    /// a native submission that puts the password in a URL) and while a request runs.
+    pub fn disabled(self) -> bool {
+        !self.hydrated.get() || self.pending.get()
+    }
+
+    pub fn message(self) -> Option<String> {
+        self.error.with(|e| e.as_ref().map(|e| e.detail.clone()))
+    }
+
+    /// True when the last error was about `field`.
+    pub fn invalid(self, field: &'static str) -> Signal<bool> {
+        Signal::derive(move || {
+            self.error.with(|e| e.as_ref().and_then(|e| e.field.as_deref()) == Some(field))
+        })
+    }
+}
+
+impl Default for Submission {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// True once this page is hydrated (always false during SSR).
+pub fn use_hydrated() -> ReadSignal<bool> {
+    let (hydrated, set_hydrated) = signal(false);
+    Effect::new(move |_| set_hydrated.set(true));
+    hydrated
+}
+
+/// A labelled input bound to `value`, marked invalid when `invalid` says so, with an
+/// optional hint that assistive technology reads with it.
+#[component]
+pub fn TextField(
+    id: &'static str,
+    label: &'static str,
+    name: &'static str,
+    autocomplete: &'static str,
+    value: RwSignal<String>,
+    #[prop(into, default = Signal::stored("text"))] kind: Signal<&'static str>,
+    #[prop(optional)] invalid: Signal<bool>,
+    #[prop(optional)] hint: Option<String>,
+) -> impl IntoView {
+    let hint_id = hint.as_ref().map(|_| format!("{id}-hint"));
+    view! {
+        <div class="field">
+            <label for=id>{label}</label>
+            <input
+                id=id
+                name=name
+                type=move || kind.get()
+                autocomplete=autocomplete
+                required
+                aria-describedby=hint_id.clone()
+                aria-invalid=move || invalid.get().then_some("true")
+                bind:value=value
+            />
+            {hint.map(|text| view! { <p id=hint_id class="hint">{text}</p> })}
+        </div>
+    }
+}
