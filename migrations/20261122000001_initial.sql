@@ -26,6 +26,7 @@ CREATE TABLE sessions (
     created_at     BIGINT NOT NULL,
     last_used_at   BIGINT NOT NULL,
     expires_at     BIGINT NOT NULL,       -- idle expiry: moves forward with each refresh
+    absolute_expires_at BIGINT NOT NULL,  -- hard cap: no refresh outlives it
     revoked_at     BIGINT,
     revoked_reason TEXT,                  -- logout, reuse, admin, ...
     user_agent     TEXT,

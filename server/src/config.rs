@@ -28,6 +28,15 @@ pub struct Config {
     #[arg(long, env = "REFRESH_TOKEN_LIFETIME", default_value = "1d", value_parser = parse_duration)]
     pub refresh_token_lifetime: Duration,
 
+    /// Absolute session lifetime: no refresh outlives it.
+    #[arg(long, env = "SESSION_MAX_LIFETIME", default_value = "7d", value_parser = parse_duration)]
+    pub session_max_lifetime: Duration,
+
+    /// After a rotation, how long the old refresh token still gets the same new one back
+    /// (racing tabs, lost responses). 0 turns it off: any second use revokes the session.
+    #[arg(long, env = "REFRESH_GRACE_PERIOD", default_value = "10s", value_parser = parse_duration)]
+    pub refresh_grace_period: Duration,
+
     /// Clock skew tolerated when checking token expiry.
     #[arg(long, env = "JWT_LEEWAY", default_value = "0s", value_parser = parse_duration)]
     pub jwt_leeway: Duration,
@@ -63,6 +72,12 @@ impl Config {
         }
         if self.refresh_token_lifetime <= self.access_token_lifetime {
             return Err("REFRESH_TOKEN_LIFETIME must be longer than ACCESS_TOKEN_LIFETIME".into());
+        }
+        if self.session_max_lifetime.as_secs() < 1 {
+            return Err("SESSION_MAX_LIFETIME must be at least 1 second".into());
+        }
+        if self.refresh_grace_period > Duration::from_secs(60) {
+            return Err("REFRESH_GRACE_PERIOD above 60 seconds would let a stolen token be replayed".into());
         }
         if self.jwt_leeway > Duration::from_secs(300) {
             return Err("JWT_LEEWAY above 5 minutes would make expiry meaningless".into());

@@ -78,6 +78,8 @@ pub async fn auth_service(config: &Config) -> anyhow::Result<AuthService> {
             refresh_lifetime: config.refresh_token_lifetime,
             leeway: config.jwt_leeway,
         },
+        session_max_lifetime: config.session_max_lifetime,
+        refresh_grace_period: config.refresh_grace_period,
         hash_concurrency: config.hash_concurrency(),
     };
     AuthService::new(pool, &key, settings).context("starting the auth service")

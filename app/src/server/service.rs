@@ -2,17 +2,23 @@
 //! wrappers that only translate transport.
 
 use super::password::Passwords;
-use super::store::{self, NewSession, NewUser};
-use super::tokens::{Claims, SigningKey, TokenSettings, TokenType, Tokens};
+use super::store::{self, NewSession, NewUser, Rotation, RotationPolicy, TokenRow};
+use super::tokens::{Claims, SigningKey, TokenSettings, TokenType, Tokens, new_jti};
 use super::{ClientMeta, now};
 use crate::api::{ApiError, NewAccount, Profile, SessionUser, SignIn, TokenPair};
 use crate::rules;
 use sqlx::AnyPool;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Clone, Debug)]
 pub struct AuthSettings {
     pub tokens: TokenSettings,
+    /// No session lives longer than this, however often it refreshes.
+    pub session_max_lifetime: Duration,
+    /// How long after a rotation the parent token still gets the same child back (racing
+    /// tabs, retried requests). Zero turns it off.
+    pub refresh_grace_period: Duration,
     /// Password hashes that may run at once.
     pub hash_concurrency: usize,
 }
@@ -26,6 +32,8 @@ struct Inner {
     db: AnyPool,
     tokens: Tokens,
     passwords: Passwords,
+    session_max_lifetime: u64,
+    refresh_grace_period: u64,
 }
 
 impl AuthService {
@@ -34,6 +42,8 @@ impl AuthService {
             db,
             tokens: Tokens::new(key, settings.tokens),
             passwords: Passwords::new(settings.hash_concurrency)?,
+            session_max_lifetime: settings.session_max_lifetime.as_secs(),
+            refresh_grace_period: settings.refresh_grace_period.as_secs(),
         })))
     }
 
@@ -69,26 +79,72 @@ impl AuthService {
         };
 
         let now = now();
-        let sid = uuid::Uuid::new_v4().to_string();
-        let refresh = self.0.tokens.refresh_claims(&account.id, &sid, now);
-        let session = NewSession { user_agent: meta.user_agent.as_deref(), ip: meta.ip.as_deref() };
-        store::start_session(&self.0.db, &refresh, &session).await?;
+        let sid = new_jti();
+        let absolute_expires_at = now + self.0.session_max_lifetime;
+        let first = TokenRow {
+            jti: new_jti(),
+            issued_at: now,
+            expires_at: (now + self.refresh_lifetime()).min(absolute_expires_at),
+        };
+        let session = NewSession {
+            id: &sid,
+            user_id: &account.id,
+            created_at: now,
+            absolute_expires_at,
+            user_agent: meta.user_agent.as_deref(),
+            ip: meta.ip.as_deref(),
+        };
+        store::start_session(&self.0.db, &session, &first).await?;
+        let refresh = Claims::refresh(&account.id, &sid, &first.jti, first.issued_at, first.expires_at);
         let tokens = self.pair(&account.username, &refresh, now)?;
         tracing::info!(user_id = %account.id, session_id = %sid, "login succeeded");
         Ok(SignIn { tokens, user: SessionUser { user_id: account.id, username: account.username } })
     }
 
-    /// Trades a refresh token for a new pair. The presented token is dead afterwards.
+    /// Trades a refresh token for a new pair. The presented token is dead afterwards, except
+    /// that inside the grace window it gets the same replacement again. Presenting it later
+    /// (or any older token of the session) revokes the whole session (RFC 9700 §4.14.2).
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, ApiError> {
         let presented = self.0.tokens.decode(refresh_token, TokenType::Refresh)?;
         let now = now();
-        let child = self.0.tokens.refresh_claims(&presented.user_id, &presented.sid, now);
-        let Some(username) = store::rotate_refresh_token(&self.0.db, &presented, &child, now).await? else {
-            tracing::info!(session_id = %presented.sid, "refresh refused: token used, revoked or expired");
-            return Err(ApiError::token_not_valid());
+        let policy = RotationPolicy {
+            now,
+            refresh_lifetime: self.refresh_lifetime(),
+            grace_period: self.0.refresh_grace_period,
         };
-        tracing::debug!(session_id = %presented.sid, "refresh token rotated");
-        self.pair(&username, &child, now)
+        let (username, child) = match store::rotate_refresh_token(&self.0.db, &presented, &new_jti(), &policy)
+            .await?
+        {
+            Rotation::Rotated { username, child } => {
+                tracing::debug!(session_id = %presented.sid, "refresh token rotated");
+                (username, child)
+            }
+            Rotation::Replayed { username, child } => {
+                tracing::info!(session_id = %presented.sid, "refresh token replayed inside the grace window");
+                (username, child)
+            }
+            Rotation::ReuseDetected => {
+                tracing::warn!(
+                    security_event = "refresh_token_reuse",
+                    user_id = %presented.user_id,
+                    session_id = %presented.sid,
+                    "a rotated refresh token was presented again: session revoked"
+                );
+                return Err(ApiError::token_not_valid());
+            }
+            Rotation::Refused => {
+                tracing::info!(session_id = %presented.sid, "refresh refused: token revoked or expired");
+                return Err(ApiError::token_not_valid());
+            }
+        };
+        let claims = Claims::refresh(
+            &presented.user_id,
+            &presented.sid,
+            &child.jti,
+            child.issued_at,
+            child.expires_at,
+        );
+        self.pair(&username, &claims, now)
     }
 
     /// Logout: the refresh token's whole session ends, and with it every token of it.
@@ -135,7 +191,7 @@ impl AuthService {
         let (email, first_name, last_name) =
             (form.email.trim(), form.first_name.trim(), form.last_name.trim());
         let password_hash = self.0.passwords.hash(form.password).await?;
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = new_jti();
         let user = NewUser {
             id: &id,
             username: &form.username,
@@ -160,6 +216,10 @@ impl AuthService {
             last_name: last_name.to_owned(),
             email: email.to_owned(),
         })
+    }
+
+    fn refresh_lifetime(&self) -> u64 {
+        self.0.tokens.settings().refresh_lifetime.as_secs()
     }
 
     fn authenticate(&self, access_token: &str) -> Result<Claims, ApiError> {

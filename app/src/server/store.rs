@@ -75,63 +75,97 @@ pub async fn insert_user(db: &AnyPool, user: &NewUser<'_>) -> Result<(), sqlx::E
 }
 
 pub struct NewSession<'a> {
+    pub id: &'a str,
+    pub user_id: &'a str,
+    pub created_at: u64,
+    pub absolute_expires_at: u64,
     pub user_agent: Option<&'a str>,
     pub ip: Option<&'a str>,
 }
 
 /// Starts a session (a refresh-token family) with its first refresh token.
-pub async fn start_session(db: &AnyPool, refresh: &Claims, meta: &NewSession<'_>) -> Result<(), sqlx::Error> {
+pub async fn start_session(db: &AnyPool, session: &NewSession<'_>, first: &TokenRow) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     sqlx::query(
-        "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip)
-         VALUES ($1, $2, $3, $3, $4, $5, $6)",
+        "INSERT INTO sessions
+           (id, user_id, created_at, last_used_at, expires_at, absolute_expires_at, user_agent, ip)
+         VALUES ($1, $2, $3, $3, $4, $5, $6, $7)",
     )
-    .bind(&refresh.sid)
-    .bind(&refresh.user_id)
-    .bind(to_i64(refresh.iat))
-    .bind(to_i64(refresh.exp))
-    .bind(meta.user_agent)
-    .bind(meta.ip)
+    .bind(session.id)
+    .bind(session.user_id)
+    .bind(to_i64(session.created_at))
+    .bind(to_i64(first.expires_at))
+    .bind(to_i64(session.absolute_expires_at))
+    .bind(session.user_agent)
+    .bind(session.ip)
     .execute(&mut *tx)
     .await?;
-    insert_refresh_token(&mut tx, refresh, None).await?;
+    insert_refresh_token(&mut tx, first, session.id, session.user_id, None).await?;
     tx.commit().await
 }
 
 async fn insert_refresh_token(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    claims: &Claims,
+    token: &TokenRow,
+    session_id: &str,
+    user_id: &str,
     parent: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO refresh_tokens (jti, session_id, user_id, parent_jti, issued_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
-    .bind(&claims.jti)
-    .bind(&claims.sid)
-    .bind(&claims.user_id)
+    .bind(&token.jti)
+    .bind(session_id)
+    .bind(user_id)
     .bind(parent)
-    .bind(to_i64(claims.iat))
-    .bind(to_i64(claims.exp))
+    .bind(to_i64(token.issued_at))
+    .bind(to_i64(token.expires_at))
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
-/// Rotates `presented` into `child` atomically. Returns the user's current username, or
-/// `None` when the presented token is unknown, already used, revoked or expired, or its
-/// session or user is gone.
+/// A refresh token as stored: enough to sign it again, byte for byte.
+pub struct TokenRow {
+    pub jti: String,
+    pub issued_at: u64,
+    pub expires_at: u64,
+}
+
+/// What presenting a refresh token did.
+pub enum Rotation {
+    /// It was the session's current token: `child` replaces it.
+    Rotated { username: String, child: TokenRow },
+    /// It was replaced moments ago (inside the grace window) and its replacement is still
+    /// current: a racing tab or a retried request gets that same replacement back.
+    Replayed { username: String, child: TokenRow },
+    /// It had already been replaced: someone is replaying an old token, so the whole session
+    /// is now revoked, the newest token included.
+    ReuseDetected,
+    /// Unknown, revoked or expired; or the session or user is gone.
+    Refused,
+}
+
+pub struct RotationPolicy {
+    pub now: u64,
+    pub refresh_lifetime: u64,
+    pub grace_period: u64,
+}
+
+/// Rotates the presented refresh token, in one transaction.
 ///
-/// The guarded UPDATE is what makes concurrent refreshes safe: whichever transaction marks
-/// the token used first wins; every other one matches zero rows (SQLite serialises writers,
-/// PostgreSQL re-checks the WHERE clause after the row lock).
+/// The guarded UPDATE comes first and is what makes concurrent refreshes safe: whichever
+/// transaction marks the token used first wins; every other one matches zero rows (SQLite
+/// serialises writers, PostgreSQL re-checks the WHERE clause after the row lock) and then
+/// finds out why: a replay inside the grace window, a reuse, or a dead token.
 pub async fn rotate_refresh_token(
     db: &AnyPool,
     presented: &Claims,
-    child: &Claims,
-    now: u64,
-) -> Result<Option<String>, sqlx::Error> {
-    let now = to_i64(now);
+    new_jti: &str,
+    policy: &RotationPolicy,
+) -> Result<Rotation, sqlx::Error> {
+    let now = to_i64(policy.now);
     let mut tx = db.begin().await?;
     let claimed = sqlx::query(
         "UPDATE refresh_tokens SET used_at = $1, replaced_by = $2
@@ -139,36 +173,96 @@ pub async fn rotate_refresh_token(
            AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $1
            AND EXISTS (
              SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.id = refresh_tokens.session_id
-               AND s.revoked_at IS NULL AND u.disabled_at IS NULL
+             WHERE s.id = refresh_tokens.session_id AND s.revoked_at IS NULL
+               AND s.absolute_expires_at > $1 AND u.disabled_at IS NULL
            )",
     )
     .bind(now)
-    .bind(&child.jti)
+    .bind(new_jti)
     .bind(&presented.jti)
     .bind(&presented.sid)
     .bind(&presented.user_id)
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    if claimed != 1 {
-        tx.rollback().await?;
-        return Ok(None);
-    }
-    insert_refresh_token(&mut tx, child, Some(&presented.jti)).await?;
-    sqlx::query("UPDATE sessions SET last_used_at = $1, expires_at = $2 WHERE id = $3")
-        .bind(now)
-        .bind(to_i64(child.exp))
-        .bind(&child.sid)
-        .execute(&mut *tx)
-        .await?;
-    let username: String = sqlx::query("SELECT username FROM users WHERE id = $1")
-        .bind(&child.user_id)
+
+    if claimed == 1 {
+        let row = sqlx::query(
+            "SELECT u.username, s.absolute_expires_at FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.id = $1",
+        )
+        .bind(&presented.sid)
         .fetch_one(&mut *tx)
-        .await?
-        .try_get("username")?;
+        .await?;
+        let username: String = row.try_get("username")?;
+        let cap: i64 = row.try_get("absolute_expires_at")?;
+        let child = TokenRow {
+            jti: new_jti.to_owned(),
+            issued_at: policy.now,
+            // The session's absolute cap bounds every token in it.
+            expires_at: (policy.now + policy.refresh_lifetime).min(from_i64(cap)),
+        };
+        insert_refresh_token(&mut tx, &child, &presented.sid, &presented.user_id, Some(&presented.jti))
+            .await?;
+        sqlx::query("UPDATE sessions SET last_used_at = $1, expires_at = $2 WHERE id = $3")
+            .bind(now)
+            .bind(to_i64(child.expires_at))
+            .bind(&presented.sid)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        return Ok(Rotation::Rotated { username, child });
+    }
+
+    // Why not? Look at the token, its replacement and its session.
+    let row = sqlx::query(
+        "SELECT t.used_at, c.jti AS child_jti, c.issued_at AS child_issued_at,
+                c.expires_at AS child_expires_at, c.used_at AS child_used_at,
+                c.revoked_at AS child_revoked_at, s.revoked_at AS session_revoked_at,
+                s.absolute_expires_at, u.username, u.disabled_at
+         FROM refresh_tokens t
+         JOIN sessions s ON s.id = t.session_id
+         JOIN users u ON u.id = s.user_id
+         LEFT JOIN refresh_tokens c ON c.jti = t.replaced_by
+         WHERE t.jti = $1 AND t.session_id = $2 AND t.user_id = $3",
+    )
+    .bind(&presented.jti)
+    .bind(&presented.sid)
+    .bind(&presented.user_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        tx.rollback().await?;
+        return Ok(Rotation::Refused);
+    };
+    let used_at: Option<i64> = row.try_get("used_at")?;
+    let session_live = row.try_get::<Option<i64>, _>("session_revoked_at")?.is_none()
+        && row.try_get::<Option<i64>, _>("disabled_at")?.is_none()
+        && row.try_get::<i64, _>("absolute_expires_at")? > now;
+    let Some(used_at) = used_at.filter(|_| session_live) else {
+        tx.rollback().await?;
+        return Ok(Rotation::Refused);
+    };
+
+    let child_jti: Option<String> = row.try_get("child_jti")?;
+    let child_current = row.try_get::<Option<i64>, _>("child_used_at")?.is_none()
+        && row.try_get::<Option<i64>, _>("child_revoked_at")?.is_none()
+        && row.try_get::<Option<i64>, _>("child_expires_at")?.is_some_and(|exp| exp > now);
+    let in_grace = policy.grace_period > 0 && now - used_at <= to_i64(policy.grace_period);
+    if let (true, true, Some(jti)) = (in_grace, child_current, child_jti) {
+        let child = TokenRow {
+            jti,
+            issued_at: from_i64(row.try_get::<Option<i64>, _>("child_issued_at")?.unwrap_or_default()),
+            expires_at: from_i64(row.try_get::<Option<i64>, _>("child_expires_at")?.unwrap_or_default()),
+        };
+        let username = row.try_get("username")?;
+        tx.rollback().await?;
+        return Ok(Rotation::Replayed { username, child });
+    }
+
+    revoke_session_in(&mut tx, &presented.sid, &presented.user_id, now, "reuse").await?;
     tx.commit().await?;
-    Ok(Some(username))
+    Ok(Rotation::ReuseDetected)
 }
 
 /// Ends a session and every refresh token in it. False when there was no live session.
@@ -179,8 +273,21 @@ pub async fn revoke_session(
     now: u64,
     reason: &str,
 ) -> Result<bool, sqlx::Error> {
-    let now = to_i64(now);
     let mut tx = db.begin().await?;
+    let revoked = revoke_session_in(&mut tx, session_id, user_id, to_i64(now), reason).await?;
+    tx.commit().await?;
+    Ok(revoked)
+}
+
+/// Revokes a session and all its refresh tokens inside `tx`. False if it was not live.
+/// Scoped to the user: a token can only ever end its own user's sessions.
+async fn revoke_session_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    session_id: &str,
+    user_id: &str,
+    now: i64,
+    reason: &str,
+) -> Result<bool, sqlx::Error> {
     let revoked = sqlx::query(
         "UPDATE sessions SET revoked_at = $1, revoked_reason = $2
          WHERE id = $3 AND user_id = $4 AND revoked_at IS NULL",
@@ -189,15 +296,14 @@ pub async fn revoke_session(
     .bind(reason)
     .bind(session_id)
     .bind(user_id)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?
     .rows_affected();
     sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE session_id = $2 AND revoked_at IS NULL")
         .bind(now)
         .bind(session_id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-    tx.commit().await?;
     Ok(revoked == 1)
 }
 
@@ -256,4 +362,8 @@ pub async fn profile_for_session(
 /// Timestamps are u64 in tokens and BIGINT in SQL; they fit until the year 292 billion.
 fn to_i64(secs: u64) -> i64 {
     i64::try_from(secs).unwrap_or(i64::MAX)
+}
+
+fn from_i64(secs: i64) -> u64 {
+    u64::try_from(secs).unwrap_or(0)
 }

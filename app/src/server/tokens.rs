@@ -30,6 +30,27 @@ pub struct Claims {
     pub username: Option<String>,
 }
 
+impl Claims {
+    /// A refresh token's claims. Refresh tokens are stored (see `store`), and these come from
+    /// the stored row, so signing them again gives the very same token.
+    pub fn refresh(user_id: &str, sid: &str, jti: &str, iat: u64, exp: u64) -> Self {
+        Self {
+            token_type: TokenType::Refresh,
+            exp,
+            iat,
+            jti: jti.to_owned(),
+            user_id: user_id.to_owned(),
+            sid: sid.to_owned(),
+            username: None,
+        }
+    }
+}
+
+/// A new random token or session id (128 bits).
+pub fn new_jti() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
 /// An HS256 signing key. Its `Debug` never shows the bytes.
 #[derive(Clone)]
 pub struct SigningKey(Vec<u8>);
@@ -99,34 +120,17 @@ impl Tokens {
         &self.settings
     }
 
+    /// A fresh access token's claims. Access tokens are never stored: they are checked by
+    /// signature, expiry and their session being live.
     pub fn access_claims(&self, user_id: &str, username: &str, sid: &str, now: u64) -> Claims {
-        self.claims(TokenType::Access, user_id, Some(username), sid, now)
-    }
-
-    pub fn refresh_claims(&self, user_id: &str, sid: &str, now: u64) -> Claims {
-        self.claims(TokenType::Refresh, user_id, None, sid, now)
-    }
-
-    fn claims(
-        &self,
-        token_type: TokenType,
-        user_id: &str,
-        username: Option<&str>,
-        sid: &str,
-        now: u64,
-    ) -> Claims {
-        let lifetime = match token_type {
-            TokenType::Access => self.settings.access_lifetime,
-            TokenType::Refresh => self.settings.refresh_lifetime,
-        };
         Claims {
-            token_type,
-            exp: now + lifetime.as_secs(),
+            token_type: TokenType::Access,
+            exp: now + self.settings.access_lifetime.as_secs(),
             iat: now,
-            jti: uuid::Uuid::new_v4().simple().to_string(),
+            jti: new_jti(),
             user_id: user_id.to_owned(),
             sid: sid.to_owned(),
-            username: username.map(str::to_owned),
+            username: Some(username.to_owned()),
         }
     }
 
@@ -188,18 +192,29 @@ mod tests {
         assert_eq!(back.username.as_deref(), Some("user1"));
     }
 
+    fn refresh_claims(now: u64) -> Claims {
+        Claims::refresh("u1", "s1", &new_jti(), now, now + 86_400)
+    }
+
     #[test]
     fn every_token_gets_its_own_jti() {
         let t = tokens(300);
-        let a = t.refresh_claims("u1", "s1", now());
-        let b = t.refresh_claims("u1", "s1", now());
+        let a = t.access_claims("u1", "user1", "s1", now());
+        let b = t.access_claims("u1", "user1", "s1", now());
         assert_ne!(a.jti, b.jti);
+    }
+
+    #[test]
+    fn the_same_refresh_claims_sign_to_the_same_token() {
+        let t = tokens(300);
+        let claims = refresh_claims(now());
+        assert_eq!(t.sign(&claims).unwrap(), t.sign(&claims.clone()).unwrap());
     }
 
     #[test]
     fn wrong_type_is_refused() {
         let t = tokens(300);
-        let refresh = t.sign(&t.refresh_claims("u1", "s1", now())).unwrap();
+        let refresh = t.sign(&refresh_claims(now())).unwrap();
         assert!(t.decode(&refresh, TokenType::Access).is_err());
         let access = t.sign(&t.access_claims("u1", "user1", "s1", now())).unwrap();
         assert!(t.decode(&access, TokenType::Refresh).is_err());
