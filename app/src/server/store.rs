@@ -84,7 +84,11 @@ pub struct NewSession<'a> {
 }
 
 /// Starts a session (a refresh-token family) with its first refresh token.
-pub async fn start_session(db: &AnyPool, session: &NewSession<'_>, first: &TokenRow) -> Result<(), sqlx::Error> {
+pub async fn start_session(
+    db: &AnyPool,
+    session: &NewSession<'_>,
+    first: &TokenRow,
+) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     sqlx::query(
         "INSERT INTO sessions
