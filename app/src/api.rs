@@ -38,6 +38,26 @@ pub struct Profile {
     pub email: String,
 }
 
+/// One of the user's live sessions (a login on some device).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub id: String,
+    /// Unix seconds.
+    pub created_at: u64,
+    pub last_used_at: u64,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    /// True for the session the request was made with.
+    pub current: bool,
+}
+
+/// A password change. Not `Debug`: it carries passwords.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct PasswordChange {
+    pub current_password: String,
+    pub new_password: String,
+}
+
 /// A registration request. Deliberately not `Debug`-derived: it carries a password.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct NewAccount {

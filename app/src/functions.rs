@@ -4,7 +4,7 @@
 //! in `server/src/rest.rs` do. Errors are [`ApiError`]s; their HTTP status is set in one
 //! place by the server (see `server/src/startup.rs`).
 
-use crate::api::{ApiError, Profile, SignIn, TokenPair};
+use crate::api::{ApiError, Profile, SessionInfo, SignIn, TokenPair};
 use leptos::prelude::*;
 
 #[server(prefix = "/rpc", endpoint = "login")]
@@ -39,4 +39,29 @@ pub async fn register(
 #[server(name = GetProfile, prefix = "/rpc", endpoint = "profile")]
 pub async fn profile(access: String) -> Result<Profile, ApiError> {
     crate::server::AuthService::from_context()?.profile(&access).await
+}
+
+#[server(prefix = "/rpc", endpoint = "sessions")]
+pub async fn sessions(access: String) -> Result<Vec<SessionInfo>, ApiError> {
+    crate::server::AuthService::from_context()?.sessions(&access).await
+}
+
+#[server(prefix = "/rpc", endpoint = "revoke_session")]
+pub async fn revoke_session(access: String, session_id: String) -> Result<(), ApiError> {
+    crate::server::AuthService::from_context()?.revoke_session(&access, &session_id).await
+}
+
+#[server(prefix = "/rpc", endpoint = "logout_everywhere")]
+pub async fn logout_everywhere(access: String) -> Result<(), ApiError> {
+    crate::server::AuthService::from_context()?.logout_everywhere(&access).await
+}
+
+#[server(prefix = "/rpc", endpoint = "change_password")]
+pub async fn change_password(
+    access: String,
+    current_password: String,
+    new_password: String,
+) -> Result<(), ApiError> {
+    let change = crate::api::PasswordChange { current_password, new_password };
+    crate::server::AuthService::from_context()?.change_password(&access, change).await
 }

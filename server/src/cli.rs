@@ -39,6 +39,16 @@ pub enum Command {
         #[arg(long)]
         last_name: String,
     },
+    /// Disable an account: it can no longer log in, and all its sessions end at once.
+    DisableUser {
+        #[arg(long)]
+        username: String,
+    },
+    /// Enable a disabled account again.
+    EnableUser {
+        #[arg(long)]
+        username: String,
+    },
 }
 
 impl Cli {
@@ -59,8 +69,20 @@ impl Cli {
                 println!("Created user {}.", profile.username);
                 Ok(())
             }
+            Command::DisableUser { username } => set_disabled(&self.config, &username, true).await,
+            Command::EnableUser { username } => set_disabled(&self.config, &username, false).await,
         }
     }
+}
+
+async fn set_disabled(config: &Config, username: &str, disabled: bool) -> anyhow::Result<()> {
+    let auth = auth_service(config).await?;
+    auth.set_disabled(username, disabled).await.map_err(anyhow::Error::msg)?;
+    match disabled {
+        true => println!("Disabled {username}; all their sessions have ended."),
+        false => println!("Enabled {username}."),
+    }
+    Ok(())
 }
 
 /// The demo accounts of ../shared/CONTRACT.md. Only ever created when asked for.

@@ -2,12 +2,13 @@
 //! answering each path with and without its trailing slash.
 
 use crate::startup::AppState;
-use app::api::{ApiError, ErrorCode, Profile, TokenPair};
+use app::api::{ApiError, ErrorCode, PasswordChange, Profile, SessionInfo, TokenPair};
 use app::server::{AuthService, ClientMeta};
+use axum::extract::Path;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
-use axum::routing::{MethodRouter, any, get, post};
+use axum::routing::{MethodRouter, any, delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -15,13 +16,17 @@ use std::net::SocketAddr;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub fn router() -> Router<AppState> {
-    let endpoints: [(&str, MethodRouter<AppState>); 6] = [
+    let endpoints: [(&str, MethodRouter<AppState>); 9] = [
         ("/api/token", post(token)),
         ("/api/token/refresh", post(refresh)),
         ("/api/token/verify", post(verify)),
         ("/api/token/blacklist", post(blacklist)),
         ("/api/profile", get(profile)),
         ("/api/register", post(register)),
+        // Beyond the simplejwt contract: session management and password change.
+        ("/api/sessions", get(list_sessions).delete(logout_everywhere)),
+        ("/api/sessions/{id}", delete(revoke_session)),
+        ("/api/password", post(change_password)),
     ];
     let mut router = Router::new();
     for (path, handler) in endpoints {
@@ -100,6 +105,39 @@ async fn register(
     ApiJson(form): ApiJson<app::api::NewAccount>,
 ) -> Result<(StatusCode, Json<Profile>), ApiError> {
     Ok((StatusCode::CREATED, Json(auth.register(form).await?)))
+}
+
+async fn list_sessions(
+    State(auth): State<AuthService>,
+    Bearer(access): Bearer,
+) -> Result<Json<Vec<SessionInfo>>, ApiError> {
+    Ok(Json(auth.sessions(&access).await?))
+}
+
+async fn revoke_session(
+    State(auth): State<AuthService>,
+    Bearer(access): Bearer,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    auth.revoke_session(&access, &id).await?;
+    Ok(Json(json!({})))
+}
+
+async fn logout_everywhere(
+    State(auth): State<AuthService>,
+    Bearer(access): Bearer,
+) -> Result<Json<Value>, ApiError> {
+    auth.logout_everywhere(&access).await?;
+    Ok(Json(json!({})))
+}
+
+async fn change_password(
+    State(auth): State<AuthService>,
+    Bearer(access): Bearer,
+    ApiJson(change): ApiJson<PasswordChange>,
+) -> Result<Json<Value>, ApiError> {
+    auth.change_password(&access, change).await?;
+    Ok(Json(json!({})))
 }
 
 async fn not_found() -> ApiError {

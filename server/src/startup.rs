@@ -58,6 +58,7 @@ impl Application {
 
     /// Serves until SIGINT or SIGTERM, then finishes the requests in flight.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        tokio::spawn(prune_hourly(self.auth.clone()));
         tracing::info!(addr = %self.local_addr(), "listening");
         axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown_signal())
@@ -117,6 +118,21 @@ async fn server_fn_responses(req: Request, next: Next) -> Response {
     let error: ApiError = serde_json::from_slice(&bytes).unwrap_or_else(|_| ApiError::internal());
     parts.status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Keeps the session tables from growing without bound.
+async fn prune_hourly(auth: AuthService) {
+    let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        every_hour.tick().await;
+        match auth.prune().await {
+            Ok((tokens, sessions)) if tokens + sessions > 0 => {
+                tracing::info!(tokens, sessions, "pruned expired and revoked sessions");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning failed; will retry in an hour"),
+        }
+    }
 }
 
 fn create_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {

@@ -10,6 +10,7 @@ use std::time::Duration;
 struct TestApp {
     base: String,
     http: reqwest::Client,
+    auth: app::server::AuthService,
     _data: tempfile::TempDir,
 }
 
@@ -22,8 +23,9 @@ async fn spawn_app_with(extra: &[&str]) -> TestApp {
     let app = server::Application::build(&config).await.expect("the app starts");
     server::cli::seed_demo_users(app.auth()).await.unwrap();
     let base = format!("http://{}", app.local_addr());
+    let auth = app.auth().clone();
     tokio::spawn(app.run_until_stopped());
-    TestApp { base, http: reqwest::Client::new(), _data: data }
+    TestApp { base, http: reqwest::Client::new(), auth, _data: data }
 }
 
 async fn spawn_app() -> TestApp {
@@ -52,6 +54,21 @@ impl TestApp {
         let res =
             self.http.get(format!("{}/api/profile/", self.base)).bearer_auth(access).send().await.unwrap();
         Self::read(res).await
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        access: &Value,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req =
+            self.http.request(method, format!("{}{path}", self.base)).bearer_auth(access.as_str().unwrap());
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        Self::read(req.send().await.unwrap()).await
     }
 
     async fn read(res: reqwest::Response) -> (StatusCode, Value) {
@@ -561,4 +578,133 @@ async fn pages_render_on_the_server_and_unknown_pages_are_404() {
     let res = app.http.get(format!("{}/no/such/page", app.base)).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert!(res.text().await.unwrap().contains("Page not found"));
+}
+
+#[tokio::test]
+async fn users_see_their_own_sessions_and_can_end_one() {
+    let app = spawn_app().await;
+    let laptop = app.login("user1", "password1").await;
+    let phone = app.login("user1", "password1").await;
+    let tims = app.login("user2", "password2").await;
+
+    let (status, list) = app.send(reqwest::Method::GET, "/api/sessions/", &laptop["access"], None).await;
+    assert_eq!(status, StatusCode::OK);
+    let list = list.as_array().unwrap().clone();
+    assert_eq!(list.len(), 2, "Tim's session is not Sam's business: {list:?}");
+    let current: Vec<_> = list.iter().filter(|s| s["current"] == true).collect();
+    assert_eq!(current.len(), 1);
+    assert_eq!(current[0]["id"], claims(laptop["access"].as_str().unwrap())["sid"]);
+    assert!(list.iter().all(|s| s["created_at"].is_u64() && s["last_used_at"].is_u64()));
+
+    let phone_sid = claims(phone["access"].as_str().unwrap())["sid"].as_str().unwrap().to_owned();
+    let tims_sid = claims(tims["access"].as_str().unwrap())["sid"].as_str().unwrap().to_owned();
+    let (status, body) = app
+        .send(reqwest::Method::DELETE, &format!("/api/sessions/{tims_sid}/"), &laptop["access"], None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nobody ends someone else's session");
+    assert_error_shape(&body, "not_found");
+    let (status, _) = app.profile(tims["access"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, _) = app
+        .send(reqwest::Method::DELETE, &format!("/api/sessions/{phone_sid}/"), &laptop["access"], None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app.profile(phone["access"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the phone's access token dies at once");
+    let (status, _) = app.post("/api/token/refresh/", json!({"refresh": phone["refresh"]})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = app.profile(laptop["access"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn sign_out_everywhere_ends_every_session_of_the_user_only() {
+    let app = spawn_app().await;
+    let a = app.login("user1", "password1").await;
+    let b = app.login("user1", "password1").await;
+    let tim = app.login("user2", "password2").await;
+    let (status, _) = app.send(reqwest::Method::DELETE, "/api/sessions/", &a["access"], None).await;
+    assert_eq!(status, StatusCode::OK);
+    for pair in [&a, &b] {
+        let (status, _) = app.profile(pair["access"].as_str().unwrap()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (status, _) = app.post("/api/token/refresh/", json!({"refresh": pair["refresh"]})).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, _) = app.profile(tim["access"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn password_change_needs_the_current_password_and_ends_other_sessions() {
+    let app = spawn_app().await;
+    let here = app.login("user1", "password1").await;
+    let elsewhere = app.login("user1", "password1").await;
+    let change = |current: &str, new: &str| json!({"current_password": current, "new_password": new});
+
+    let (status, body) = app
+        .send(reqwest::Method::POST, "/api/password/", &here["access"], Some(change("wrong", "brand new pw")))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["field"], "current_password");
+    let (status, body) = app
+        .send(reqwest::Method::POST, "/api/password/", &here["access"], Some(change("password1", "short")))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["field"], "new_password");
+    let (status, _) = app.profile(elsewhere["access"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "refused changes end nothing");
+
+    let (status, _) = app
+        .send(
+            reqwest::Method::POST,
+            "/api/password/",
+            &here["access"],
+            Some(change("password1", "brand new pw")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app.profile(elsewhere["access"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "other sessions end");
+    let (status, _) = app.post("/api/token/refresh/", json!({"refresh": elsewhere["refresh"]})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = app.post("/api/token/refresh/", json!({"refresh": here["refresh"]})).await;
+    assert_eq!(status, StatusCode::OK, "this one goes on");
+
+    let (status, _) = app.post("/api/token/", json!({"username": "user1", "password": "password1"})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    app.login("user1", "brand new pw").await;
+}
+
+#[tokio::test]
+async fn a_disabled_user_is_signed_out_at_once_and_cannot_log_in() {
+    let app = spawn_app().await;
+    let pair = app.login("user1", "password1").await;
+    app.auth.set_disabled("user1", true).await.unwrap();
+    let (status, _) = app.profile(pair["access"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = app.post("/api/token/refresh/", json!({"refresh": pair["refresh"]})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let refused = app.post("/api/token/", json!({"username": "user1", "password": "password1"})).await;
+    let unknown = app.post("/api/token/", json!({"username": "nobody", "password": "password1"})).await;
+    assert_eq!(refused, unknown, "a disabled account looks like no account");
+
+    app.auth.set_disabled("user1", false).await.unwrap();
+    app.login("user1", "password1").await;
+    assert!(app.auth.set_disabled("nobody", true).await.is_err());
+}
+
+#[tokio::test]
+async fn pruning_removes_expired_and_revoked_sessions_but_not_live_ones() {
+    let app = spawn_app_with(&["--access-token-lifetime", "1", "--refresh-token-lifetime", "2"]).await;
+    let expiring = app.login("user1", "password1").await;
+    app.post("/api/token/refresh/", json!({"refresh": expiring["refresh"]})).await;
+    tokio::time::sleep(Duration::from_millis(3_100)).await;
+    let live = app.login("user2", "password2").await;
+    let (tokens, sessions) = app.auth.prune().await.unwrap();
+    assert_eq!((tokens, sessions), (2, 1), "the expired session and its two tokens");
+    let (status, _) = app.post("/api/token/refresh/", json!({"refresh": live["refresh"]})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(app.auth.prune().await.unwrap(), (0, 0));
 }

@@ -170,3 +170,19 @@ async fn debug_logs_never_contain_a_password_or_a_token() {
         assert!(!logs.contains(signature), "a token is in the logs");
     }
 }
+
+#[test]
+fn disable_user_and_enable_user_say_what_they_did() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    assert!(create_user(dir, "ada", "analytical engine\n").status.success());
+    let run =
+        |cmd: &str, user: &str| server().args(["--data-dir", dir, cmd, "--username", user]).output().unwrap();
+    let out = run("disable-user", "ada");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Disabled ada"));
+    assert!(run("enable-user", "ADA").status.success(), "usernames match without regard to case");
+    let out = run("disable-user", "nobody");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("There is no user"));
+}

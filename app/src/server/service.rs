@@ -5,7 +5,9 @@ use super::password::Passwords;
 use super::store::{self, NewSession, NewUser, Rotation, RotationPolicy, TokenRow};
 use super::tokens::{Claims, SigningKey, TokenSettings, TokenType, Tokens, new_jti};
 use super::{ClientMeta, now};
-use crate::api::{ApiError, NewAccount, Profile, SessionUser, SignIn, TokenPair};
+use crate::api::{
+    ApiError, ErrorCode, NewAccount, PasswordChange, Profile, SessionInfo, SessionUser, SignIn, TokenPair,
+};
 use crate::rules;
 use sqlx::AnyPool;
 use std::sync::Arc;
@@ -216,6 +218,81 @@ impl AuthService {
             last_name: last_name.to_owned(),
             email: email.to_owned(),
         })
+    }
+
+    /// The caller's live sessions, the current one marked.
+    pub async fn sessions(&self, access_token: &str) -> Result<Vec<SessionInfo>, ApiError> {
+        let claims = self.authenticate_live(access_token).await?;
+        let rows = store::list_sessions(&self.0.db, &claims.user_id, now()).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| SessionInfo {
+                current: r.id == claims.sid,
+                id: r.id,
+                created_at: u64::try_from(r.created_at).unwrap_or_default(),
+                last_used_at: u64::try_from(r.last_used_at).unwrap_or_default(),
+                user_agent: r.user_agent,
+                ip: r.ip,
+            })
+            .collect())
+    }
+
+    /// Ends one of the caller's own sessions (any other user's session is "not found").
+    pub async fn revoke_session(&self, access_token: &str, session_id: &str) -> Result<(), ApiError> {
+        let claims = self.authenticate_live(access_token).await?;
+        if !store::revoke_session(&self.0.db, session_id, &claims.user_id, now(), "revoked_by_user").await? {
+            return Err(ApiError::new(ErrorCode::NotFound, "No such session."));
+        }
+        tracing::info!(user_id = %claims.user_id, session_id, "session revoked by its user");
+        Ok(())
+    }
+
+    /// Sign out everywhere: every session of the caller ends, this one included.
+    pub async fn logout_everywhere(&self, access_token: &str) -> Result<(), ApiError> {
+        let claims = self.authenticate_live(access_token).await?;
+        let n = store::revoke_user_sessions(&self.0.db, &claims.user_id, "", now(), "logout_all").await?;
+        tracing::info!(user_id = %claims.user_id, sessions = n, "signed out everywhere");
+        Ok(())
+    }
+
+    /// Changes the caller's password. Requires the current one; every other session ends.
+    pub async fn change_password(&self, access_token: &str, change: PasswordChange) -> Result<(), ApiError> {
+        let claims = self.authenticate_live(access_token).await?;
+        let hash = store::password_hash(&self.0.db, &claims.user_id).await?;
+        if !self.0.passwords.verify(change.current_password, hash).await? {
+            return Err(ApiError::invalid("current_password", "Your current password is not correct."));
+        }
+        let username = claims.username.as_deref().unwrap_or_default();
+        rules::check_password(&change.new_password, username)
+            .map_err(|e| ApiError { field: Some("new_password".into()), ..e })?;
+        let new_hash = self.0.passwords.hash(change.new_password).await?;
+        store::change_password(&self.0.db, &claims.user_id, &claims.sid, &new_hash, now()).await?;
+        tracing::info!(user_id = %claims.user_id, "password changed; other sessions ended");
+        Ok(())
+    }
+
+    /// Disables or enables an account (admin CLI). Disabling ends all its sessions at once.
+    pub async fn set_disabled(&self, username: &str, disabled: bool) -> Result<(), ApiError> {
+        let key = rules::username_key(username);
+        let Some(user_id) = store::set_disabled(&self.0.db, &key, disabled, now()).await? else {
+            return Err(ApiError::new(ErrorCode::NotFound, format!("There is no user {username:?}.")));
+        };
+        tracing::info!(%user_id, disabled, "account disabled flag changed");
+        Ok(())
+    }
+
+    /// Deletes expired and long-revoked sessions and tokens; see `store::prune`.
+    pub async fn prune(&self) -> Result<(u64, u64), ApiError> {
+        Ok(store::prune(&self.0.db, now(), 86_400).await?)
+    }
+
+    /// An access token whose session is still live.
+    async fn authenticate_live(&self, access_token: &str) -> Result<Claims, ApiError> {
+        let claims = self.authenticate(access_token)?;
+        if !store::session_is_live(&self.0.db, &claims.sid, &claims.user_id).await? {
+            return Err(ApiError::token_not_valid());
+        }
+        Ok(claims)
     }
 
     fn refresh_lifetime(&self) -> u64 {

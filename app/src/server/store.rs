@@ -371,3 +371,155 @@ fn to_i64(secs: u64) -> i64 {
 fn from_i64(secs: i64) -> u64 {
     u64::try_from(secs).unwrap_or(0)
 }
+
+pub struct SessionRow {
+    pub id: String,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// The user's live sessions, most recently used first.
+pub async fn list_sessions(db: &AnyPool, user_id: &str, now: u64) -> Result<Vec<SessionRow>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, created_at, last_used_at, user_agent, ip FROM sessions
+         WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND absolute_expires_at > $2
+         ORDER BY last_used_at DESC, created_at DESC",
+    )
+    .bind(user_id)
+    .bind(to_i64(now))
+    .fetch_all(db)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(SessionRow {
+                id: r.try_get("id")?,
+                created_at: r.try_get("created_at")?,
+                last_used_at: r.try_get("last_used_at")?,
+                user_agent: r.try_get("user_agent")?,
+                ip: r.try_get("ip")?,
+            })
+        })
+        .collect()
+}
+
+/// Ends every live session of the user except `keep` (pass "" to end them all).
+pub async fn revoke_user_sessions(
+    db: &AnyPool,
+    user_id: &str,
+    keep: &str,
+    now: u64,
+    reason: &str,
+) -> Result<u64, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let n = revoke_user_sessions_in(&mut tx, user_id, keep, to_i64(now), reason).await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+async fn revoke_user_sessions_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    user_id: &str,
+    keep: &str,
+    now: i64,
+    reason: &str,
+) -> Result<u64, sqlx::Error> {
+    let n = sqlx::query(
+        "UPDATE sessions SET revoked_at = $1, revoked_reason = $2
+         WHERE user_id = $3 AND id <> $4 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(reason)
+    .bind(user_id)
+    .bind(keep)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = $1
+         WHERE user_id = $2 AND session_id <> $3 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(user_id)
+    .bind(keep)
+    .execute(&mut **tx)
+    .await?;
+    Ok(n)
+}
+
+pub async fn password_hash(db: &AnyPool, user_id: &str) -> Result<Option<String>, sqlx::Error> {
+    let row = sqlx::query("SELECT password_hash FROM users WHERE id = $1 AND disabled_at IS NULL")
+        .bind(user_id)
+        .fetch_optional(db)
+        .await?;
+    row.map(|r| r.try_get("password_hash")).transpose()
+}
+
+/// Stores the new hash and ends every other session of the user, together.
+pub async fn change_password(
+    db: &AnyPool,
+    user_id: &str,
+    keep_session: &str,
+    new_hash: &str,
+    now: u64,
+) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        .bind(new_hash)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    revoke_user_sessions_in(&mut tx, user_id, keep_session, to_i64(now), "password_changed").await?;
+    tx.commit().await
+}
+
+/// Disables (or enables) a user; disabling ends all their sessions. Returns the user id,
+/// or `None` when there is no such user.
+pub async fn set_disabled(
+    db: &AnyPool,
+    username_key: &str,
+    disabled: bool,
+    now: u64,
+) -> Result<Option<String>, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let disabled_at = disabled.then_some(to_i64(now));
+    let row = sqlx::query("UPDATE users SET disabled_at = $1 WHERE username_key = $2 RETURNING id")
+        .bind(disabled_at)
+        .bind(username_key)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(row) = row else {
+        tx.rollback().await?;
+        return Ok(None);
+    };
+    let user_id: String = row.try_get("id")?;
+    if disabled {
+        revoke_user_sessions_in(&mut tx, &user_id, "", to_i64(now), "user_disabled").await?;
+    }
+    tx.commit().await?;
+    Ok(Some(user_id))
+}
+
+/// Deletes what can never be used again: expired refresh tokens, and sessions that expired
+/// or were revoked more than `keep_revoked_secs` ago (their tokens go with them).
+pub async fn prune(db: &AnyPool, now: u64, keep_revoked_secs: u64) -> Result<(u64, u64), sqlx::Error> {
+    let now = to_i64(now);
+    let mut tx = db.begin().await?;
+    let tokens = sqlx::query("DELETE FROM refresh_tokens WHERE expires_at < $1")
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    let sessions = sqlx::query(
+        "DELETE FROM sessions
+         WHERE expires_at < $1 OR absolute_expires_at < $1 OR revoked_at < $2",
+    )
+    .bind(now)
+    .bind(now - to_i64(keep_revoked_secs))
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok((tokens, sessions))
+}
