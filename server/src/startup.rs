@@ -2,7 +2,7 @@
 //! port 0 gives tests a random port; `local_addr` says which.
 
 use crate::config::Config;
-use crate::{db, keys, rest};
+use crate::{db, headers, keys, rest};
 use anyhow::Context;
 use app::api::ApiError;
 use app::server::{AuthService, AuthSettings, TokenSettings};
@@ -17,6 +17,7 @@ use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
 /// One state for axum; Leptos gets the `AuthService` from it as context.
@@ -86,17 +87,35 @@ pub async fn auth_service(config: &Config) -> anyhow::Result<AuthService> {
     AuthService::new(pool, &key, settings).context("starting the auth service")
 }
 
+/// The largest request body accepted anywhere (REST bodies have a lower limit of their own,
+/// answered in the API's error shape).
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
 fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let auth = state.auth.clone();
+    // `cargo leptos watch` serves a live-reload websocket the page must be allowed to reach.
+    let dev_reload = std::env::var_os("LEPTOS_WATCH").map(|_| {
+        format!("ws://{}:{}", state.leptos_options.site_addr.ip(), state.leptos_options.reload_port)
+    });
+    let leptos_context = move || {
+        provide_context(auth.clone());
+        headers::set_page_csp(dev_reload.as_deref());
+    };
+    let [nosniff, referrer, frames, opener] = headers::static_layers();
     Router::new()
         .merge(rest::router())
-        .leptos_routes_with_context(&state, routes, move || provide_context(auth.clone()), {
+        .leptos_routes_with_context(&state, routes, leptos_context.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(leptos_context, shell))
         .layer(middleware::from_fn(server_fn_responses))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(nosniff)
+        .layer(referrer)
+        .layer(frames)
+        .layer(opener)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

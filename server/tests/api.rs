@@ -708,3 +708,59 @@ async fn pruning_removes_expired_and_revoked_sessions_but_not_live_ones() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(app.auth.prune().await.unwrap(), (0, 0));
 }
+
+#[tokio::test]
+async fn pages_carry_a_nonce_csp_and_every_response_the_security_headers() {
+    let app = spawn_app().await;
+    let res = app.http.get(format!("{}/login", app.base)).send().await.unwrap();
+    let headers = res.headers().clone();
+    let html = res.text().await.unwrap();
+    let csp = headers["content-security-policy"].to_str().unwrap().to_owned();
+    let nonce = csp.split("'nonce-").nth(1).and_then(|s| s.split('\'').next()).expect("a nonce in the CSP");
+    assert!(html.contains(&format!("nonce=\"{nonce}\"")), "the hydration script carries the CSP's nonce");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert!(headers.contains_key("referrer-policy"));
+
+    let again = app.http.get(format!("{}/login", app.base)).send().await.unwrap();
+    assert_ne!(again.headers()["content-security-policy"].to_str().unwrap(), csp, "a fresh nonce per page");
+    let missing = app.http.get(format!("{}/nope", app.base)).send().await.unwrap();
+    assert!(missing.headers().contains_key("content-security-policy"), "the 404 page too");
+
+    let api = app.http.get(format!("{}/api/profile/", app.base)).send().await.unwrap();
+    assert_eq!(api.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(api.headers()["cache-control"], "no-store");
+}
+
+#[tokio::test]
+async fn oversized_and_deeply_nested_bodies_get_a_4xx_in_the_error_shape() {
+    let app = spawn_app().await;
+    let megabyte = format!(r#"{{"username": "user1", "password": "{}"}}"#, "x".repeat(1_000_000));
+    let res = app
+        .http
+        .post(format!("{}/api/token/", app.base))
+        .header("content-type", "application/json")
+        .body(megabyte.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_error_shape(&res.json().await.unwrap(), "payload_too_large");
+
+    for depth in [1_000, 100_000] {
+        let nested = format!(r#"{{"refresh": {}1{}}}"#, "[".repeat(depth), "]".repeat(depth));
+        let res = app
+            .http
+            .post(format!("{}/api/token/refresh/", app.base))
+            .header("content-type", "application/json")
+            .body(nested)
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_client_error(), "depth {depth}: {}", res.status());
+    }
+
+    let res = app.http.post(format!("{}/rpc/login", app.base)).body(megabyte.repeat(2)).send().await.unwrap();
+    assert!(res.status().is_client_error(), "server functions are bounded too: {}", res.status());
+}
