@@ -26,6 +26,10 @@ function server(addrPort: number, extraEnv: Record<string, string>) {
       LEPTOS_SITE_ROOT: "target/site",
       LEPTOS_OUTPUT_NAME: "leptos_auth",
       RUST_LOG: "warn",
+      // Every spec logs in from 127.0.0.1; the limits have tests of their own.
+      LOGIN_RATE_PER_MINUTE: "1000",
+      REGISTER_RATE_PER_MINUTE: "1000",
+      REFRESH_RATE_PER_MINUTE: "1000",
       ...extraEnv,
     },
   };

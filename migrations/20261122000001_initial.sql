@@ -48,3 +48,11 @@ CREATE TABLE refresh_tokens (
 );
 CREATE INDEX refresh_tokens_session_id ON refresh_tokens (session_id);
 CREATE INDEX refresh_tokens_expires_at ON refresh_tokens (expires_at);
+
+-- Consecutive failed logins per username (existing or not, so a lock reveals nothing).
+CREATE TABLE login_throttle (
+    username_key    TEXT PRIMARY KEY,
+    failures        BIGINT NOT NULL,
+    locked_until    BIGINT NOT NULL,
+    last_failure_at BIGINT NOT NULL
+);

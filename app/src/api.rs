@@ -100,6 +100,8 @@ pub enum ErrorCode {
     NotFound,
     MethodNotAllowed,
     PayloadTooLarge,
+    /// Too many attempts; `retry_after` says when to try again.
+    Throttled,
     /// Something failed on the server; details are in the server log, never in the response.
     InternalError,
     /// Browser only: the server could not be reached or answered with something unreadable.
@@ -116,6 +118,7 @@ impl ErrorCode {
             Self::MethodNotAllowed => 405,
             Self::UsernameTaken => 409,
             Self::PayloadTooLarge => 413,
+            Self::Throttled => 429,
             Self::UnsupportedMediaType => 415,
             Self::InvalidBody => 422,
             Self::InternalError => 500,
@@ -134,11 +137,14 @@ pub struct ApiError {
     pub code: ErrorCode,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Seconds to wait before trying again (with `throttled`; also sent as `Retry-After`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
-        Self { detail: detail.into(), code, field: None }
+        Self { detail: detail.into(), code, field: None, retry_after: None }
     }
 
     pub fn invalid_credentials() -> Self {
@@ -162,6 +168,11 @@ impl ApiError {
             field: Some("username".to_owned()),
             ..Self::new(ErrorCode::UsernameTaken, "A user with that username already exists.")
         }
+    }
+
+    pub fn throttled(retry_after_secs: u64) -> Self {
+        let detail = format!("Too many attempts. Try again in {retry_after_secs} seconds.");
+        Self { retry_after: Some(retry_after_secs), ..Self::new(ErrorCode::Throttled, detail) }
     }
 
     pub fn internal() -> Self {

@@ -15,7 +15,8 @@ pub async fn login(username: String, password: String) -> Result<SignIn, ApiErro
 
 #[server(prefix = "/rpc", endpoint = "refresh")]
 pub async fn refresh(refresh: String) -> Result<TokenPair, ApiError> {
-    crate::server::AuthService::from_context()?.refresh(&refresh).await
+    use crate::server::{AuthService, ClientMeta};
+    AuthService::from_context()?.refresh(&refresh, ClientMeta::from_context()).await
 }
 
 #[server(prefix = "/rpc", endpoint = "logout")]
@@ -32,7 +33,8 @@ pub async fn register(
     last_name: String,
 ) -> Result<Profile, ApiError> {
     let form = crate::api::NewAccount { username, password, email, first_name, last_name };
-    crate::server::AuthService::from_context()?.register(form).await
+    use crate::server::{AuthService, ClientMeta};
+    AuthService::from_context()?.register(form, ClientMeta::from_context()).await
 }
 
 // `name`: the generated argument struct would otherwise clash with `api::Profile`.

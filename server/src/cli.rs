@@ -65,7 +65,7 @@ impl Cli {
                 let auth = auth_service(&self.config).await?;
                 let password = read_password()?;
                 let form = NewAccount { username, password, email, first_name, last_name };
-                let profile = auth.register(form).await.map_err(anyhow::Error::msg)?;
+                let profile = auth.register(form, Default::default()).await.map_err(anyhow::Error::msg)?;
                 println!("Created user {}.", profile.username);
                 Ok(())
             }
@@ -99,7 +99,7 @@ pub async fn seed_demo_users(auth: &AuthService) -> anyhow::Result<()> {
             first_name: first_name.into(),
             last_name: last_name.into(),
         };
-        match auth.register(form).await {
+        match auth.register(form, Default::default()).await {
             Ok(_) => tracing::info!(username, "demo user created"),
             Err(e) if e.code == ErrorCode::UsernameTaken => {}
             Err(e) => return Err(anyhow::Error::msg(e)).context("creating the demo users"),

@@ -45,6 +45,22 @@ pub struct Config {
     #[arg(long, env = "JWT_SECRET", hide = true, hide_env_values = true)]
     pub jwt_secret: Option<Secret>,
 
+    /// Logins per minute per client IP (0: no limit).
+    #[arg(long, env = "LOGIN_RATE_PER_MINUTE", default_value_t = 10)]
+    pub login_rate_per_minute: u32,
+
+    /// Registrations per minute per client IP (0: no limit).
+    #[arg(long, env = "REGISTER_RATE_PER_MINUTE", default_value_t = 5)]
+    pub register_rate_per_minute: u32,
+
+    /// Token refreshes per minute per client IP (0: no limit).
+    #[arg(long, env = "REFRESH_RATE_PER_MINUTE", default_value_t = 60)]
+    pub refresh_rate_per_minute: u32,
+
+    /// Comma-separated proxy addresses whose X-Forwarded-For is believed.
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+
     /// Password hashes computed at once [default: number of CPUs].
     #[arg(long, env = "HASH_CONCURRENCY")]
     pub hash_concurrency: Option<usize>,

@@ -7,7 +7,7 @@ use app::server::{AuthService, ClientMeta};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State};
 use axum::extract::{DefaultBodyLimit, Path};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
+use axum::http::{HeaderValue, StatusCode, header, request::Parts};
 use axum::routing::{MethodRouter, any, delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -66,19 +66,18 @@ struct TokenBody {
 
 async fn token(
     State(auth): State<AuthService>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    Client(meta): Client,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Json<TokenPair>, ApiError> {
-    let meta = ClientMeta::from_parts(&headers, Some(peer.ip()));
     Ok(Json(auth.login(&body.username, body.password, meta).await?.tokens))
 }
 
 async fn refresh(
     State(auth): State<AuthService>,
+    Client(meta): Client,
     ApiJson(body): ApiJson<RefreshBody>,
 ) -> Result<Json<TokenPair>, ApiError> {
-    Ok(Json(auth.refresh(&body.refresh).await?))
+    Ok(Json(auth.refresh(&body.refresh, meta).await?))
 }
 
 async fn verify(
@@ -103,9 +102,10 @@ async fn profile(State(auth): State<AuthService>, Bearer(access): Bearer) -> Res
 
 async fn register(
     State(auth): State<AuthService>,
+    Client(meta): Client,
     ApiJson(form): ApiJson<app::api::NewAccount>,
 ) -> Result<(StatusCode, Json<Profile>), ApiError> {
-    Ok((StatusCode::CREATED, Json(auth.register(form).await?)))
+    Ok((StatusCode::CREATED, Json(auth.register(form, meta).await?)))
 }
 
 async fn list_sessions(
@@ -177,6 +177,18 @@ where
                 other => ApiError::new(ErrorCode::ParseError, other.body_text()),
             }),
         }
+    }
+}
+
+/// What the request says about its client (peer address, forwarded-for, user agent).
+struct Client(ClientMeta);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
+        Ok(Self(ClientMeta::from_parts(&parts.headers, peer)))
     }
 }
 

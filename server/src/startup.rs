@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::{db, headers, keys, rest};
 use anyhow::Context;
 use app::api::ApiError;
-use app::server::{AuthService, AuthSettings, TokenSettings};
+use app::server::{AuthService, AuthSettings, LimitSettings, TokenSettings};
 use app::{App, shell};
 use axum::Router;
 use axum::body::Body;
@@ -83,6 +83,12 @@ pub async fn auth_service(config: &Config) -> anyhow::Result<AuthService> {
         session_max_lifetime: config.session_max_lifetime,
         refresh_grace_period: config.refresh_grace_period,
         hash_concurrency: config.hash_concurrency(),
+        limits: LimitSettings {
+            login_per_minute: config.login_rate_per_minute,
+            register_per_minute: config.register_rate_per_minute,
+            refresh_per_minute: config.refresh_rate_per_minute,
+            trusted_proxies: config.trusted_proxies.clone(),
+        },
     };
     AuthService::new(pool, &key, settings).context("starting the auth service")
 }
@@ -136,6 +142,9 @@ async fn server_fn_responses(req: Request, next: Next) -> Response {
     let bytes = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
     let error: ApiError = serde_json::from_slice(&bytes).unwrap_or_else(|_| ApiError::internal());
     parts.status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if let Some(secs) = error.retry_after {
+        parts.headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
     Response::from_parts(parts, Body::from(bytes))
 }
 

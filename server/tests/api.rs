@@ -471,7 +471,7 @@ async fn register_creates_an_account_that_can_log_in() {
 
 #[tokio::test]
 async fn register_explains_invalid_input_and_stores_nothing() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(&["--register-rate-per-minute", "0"]).await;
     let base = json!({
         "username": "grace", "password": "cobol rules ok",
         "email": "grace@example.com", "first_name": "Grace", "last_name": "Hopper"
@@ -763,4 +763,109 @@ async fn oversized_and_deeply_nested_bodies_get_a_4xx_in_the_error_shape() {
 
     let res = app.http.post(format!("{}/rpc/login", app.base)).body(megabyte.repeat(2)).send().await.unwrap();
     assert!(res.status().is_client_error(), "server functions are bounded too: {}", res.status());
+}
+
+#[tokio::test]
+async fn each_client_ip_gets_a_bucket_of_logins_and_then_429_with_retry_after() {
+    let app = spawn_app_with(&["--login-rate-per-minute", "3"]).await;
+    for password in ["password1", "wrong-one", "password1"] {
+        let (status, _) = app.post("/api/token/", json!({"username": "user1", "password": password})).await;
+        assert_ne!(status, StatusCode::TOO_MANY_REQUESTS);
+    }
+    // Spoofing X-Forwarded-For changes nothing: no proxy is trusted.
+    let res = app
+        .http
+        .post(format!("{}/api/token/", app.base))
+        .header("x-forwarded-for", "203.0.113.99")
+        .json(&json!({"username": "user1", "password": "password1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=21).contains(&retry_after), "{retry_after}");
+    assert_error_shape(&res.json().await.unwrap(), "throttled");
+
+    // The browser's server function shares the same bucket and the same answer.
+    let form = [("username", "user1"), ("password", "password1")];
+    let res = app.http.post(format!("{}/rpc/login", app.base)).form(&form).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().contains_key("retry-after"));
+}
+
+#[tokio::test]
+async fn refresh_and_register_have_buckets_too() {
+    let app = spawn_app_with(&["--refresh-rate-per-minute", "2", "--register-rate-per-minute", "1"]).await;
+    let mut pair = app.login("user1", "password1").await;
+    for _ in 0..2 {
+        let (status, next) = app.post("/api/token/refresh/", json!({"refresh": pair["refresh"]})).await;
+        assert_eq!(status, StatusCode::OK);
+        pair = next;
+    }
+    let (status, body) = app.post("/api/token/refresh/", json!({"refresh": pair["refresh"]})).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_error_shape(&body, "throttled");
+
+    let form = |name: &str| {
+        json!({"username": name, "password": "long enough pw", "email": "a@example.com",
+               "first_name": "A", "last_name": "B"})
+    };
+    assert_eq!(app.post("/api/register/", form("first")).await.0, StatusCode::CREATED);
+    assert_eq!(app.post("/api/register/", form("second")).await.0, StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// Five wrong passwords, then the account is locked for a growing time; unknown usernames
+/// behave exactly the same, so the lock reveals nothing.
+#[tokio::test]
+async fn consecutive_failures_lock_the_username_whether_or_not_it_exists() {
+    let app = spawn_app_with(&["--login-rate-per-minute", "0"]).await;
+    for username in ["user1", "nobody"] {
+        for attempt in 1..=5 {
+            let (status, body) =
+                app.post("/api/token/", json!({"username": username, "password": "guess"})).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{username} attempt {attempt}: {body}");
+        }
+        let res = app
+            .http
+            .post(format!("{}/api/token/", app.base))
+            .json(&json!({"username": username, "password": "password1"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            StatusCode::TOO_MANY_REQUESTS,
+            "{username}: locked, even with the right password"
+        );
+        assert_eq!(res.headers()["retry-after"], "1");
+    }
+    // Another account is not affected.
+    app.login("user2", "password2").await;
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    app.login("user1", "password1").await;
+    // Success resets the count: one more failure is an ordinary 401, not a lock.
+    let (status, _) = app.post("/api/token/", json!({"username": "user1", "password": "guess"})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    app.login("user1", "password1").await;
+}
+
+#[tokio::test]
+async fn unknown_user_and_wrong_password_take_about_as_long() {
+    let app = spawn_app_with(&["--login-rate-per-minute", "0"]).await;
+    async fn median_ms(app: &TestApp, username: &str) -> f64 {
+        let mut times = Vec::new();
+        for _ in 0..4 {
+            let start = std::time::Instant::now();
+            let (status, _) =
+                app.post("/api/token/", json!({"username": username, "password": "wrong"})).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+            times.push(start.elapsed().as_secs_f64() * 1000.0);
+        }
+        times.sort_by(f64::total_cmp);
+        (times[1] + times[2]) / 2.0
+    }
+    let known = median_ms(&app, "user1").await;
+    let unknown = median_ms(&app, "no-such-user").await;
+    let ratio = unknown / known;
+    assert!((0.5..2.0).contains(&ratio), "known {known:.1} ms, unknown {unknown:.1} ms");
 }

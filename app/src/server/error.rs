@@ -20,26 +20,36 @@ impl From<sqlx::Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let retry_after = self.retry_after;
         let mut res = (status, axum::Json(self)).into_response();
         res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(secs) = retry_after {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         res
     }
 }
 
 /// What the server records about the client that starts a session (shown in session lists).
+/// Who is calling: what the transport knows about the client. The service decides which
+/// address is the client's (see `limits::RateLimits::client_ip`).
 #[derive(Clone, Debug, Default)]
 pub struct ClientMeta {
     pub user_agent: Option<String>,
-    pub ip: Option<String>,
+    /// The socket peer.
+    pub peer: Option<std::net::IpAddr>,
+    /// `X-Forwarded-For`, believed only when the peer is a trusted proxy.
+    pub forwarded_for: Option<String>,
 }
 
 impl ClientMeta {
-    pub fn from_parts(headers: &axum::http::HeaderMap, ip: Option<std::net::IpAddr>) -> Self {
-        let user_agent = headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|ua| ua.chars().take(256).collect());
-        Self { user_agent, ip: ip.map(|ip| ip.to_string()) }
+    pub fn from_parts(headers: &axum::http::HeaderMap, peer: Option<std::net::IpAddr>) -> Self {
+        let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+        Self {
+            user_agent: text(header::USER_AGENT).map(|ua| ua.chars().take(256).collect()),
+            peer,
+            forwarded_for: text(header::HeaderName::from_static("x-forwarded-for")).map(str::to_owned),
+        }
     }
 }
 

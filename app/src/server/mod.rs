@@ -5,12 +5,14 @@
 //! the `server` crate and the Leptos server functions in [`crate::functions`] both call it.
 
 mod error;
+pub mod limits;
 pub mod password;
 mod service;
 mod store;
 pub mod tokens;
 
 pub use error::{ClientMeta, internal_error};
+pub use limits::LimitSettings;
 pub use service::{AuthService, AuthSettings};
 pub use tokens::{SigningKey, TokenSettings};
 

@@ -1,6 +1,7 @@
 //! The auth operations. Each exists once, here; REST handlers and server functions are thin
 //! wrappers that only translate transport.
 
+use super::limits::{Action, LimitSettings, RateLimits, lock_after};
 use super::password::Passwords;
 use super::store::{self, NewSession, NewUser, Rotation, RotationPolicy, TokenRow};
 use super::tokens::{Claims, SigningKey, TokenSettings, TokenType, Tokens, new_jti};
@@ -23,6 +24,7 @@ pub struct AuthSettings {
     pub refresh_grace_period: Duration,
     /// Password hashes that may run at once.
     pub hash_concurrency: usize,
+    pub limits: LimitSettings,
 }
 
 /// The application's auth state: database pool, signing key and hasher. Cheap to clone;
@@ -34,6 +36,7 @@ struct Inner {
     db: AnyPool,
     tokens: Tokens,
     passwords: Passwords,
+    limits: RateLimits,
     session_max_lifetime: u64,
     refresh_grace_period: u64,
 }
@@ -44,6 +47,7 @@ impl AuthService {
             db,
             tokens: Tokens::new(key, settings.tokens),
             passwords: Passwords::new(settings.hash_concurrency)?,
+            limits: RateLimits::new(&settings.limits),
             session_max_lifetime: settings.session_max_lifetime.as_secs(),
             refresh_grace_period: settings.refresh_grace_period.as_secs(),
         })))
@@ -63,24 +67,39 @@ impl AuthService {
 
     /// Username and password in, a new session out. Unknown user, wrong password and
     /// disabled user are indistinguishable: same error, and the same Argon2 work.
+    ///
+    /// Throttled twice: per client IP (token bucket) and per username (consecutive failures,
+    /// growing locks), the latter whether or not the user exists, so a lock reveals nothing.
     pub async fn login(
         &self,
         username: &str,
         password: String,
         meta: ClientMeta,
     ) -> Result<SignIn, ApiError> {
-        let account = store::find_login(&self.0.db, &rules::username_key(username)).await?;
+        let client = self.client_ip(&meta);
+        self.0.limits.check(Action::Login, client)?;
+        let key = rules::username_key(username);
+        let now = now();
+        if let Some(until) = store::login_locked_until(&self.0.db, &key, now).await? {
+            return Err(ApiError::throttled(until.saturating_sub(now).max(1)));
+        }
+        let account = store::find_login(&self.0.db, &key).await?;
         let hash = account.as_ref().filter(|a| !a.disabled).map(|a| a.password_hash.clone());
         let matches = self.0.passwords.verify(password, hash).await?;
         let account = match account {
             Some(account) if matches => account,
             _ => {
-                tracing::info!("login refused");
+                let failures = store::record_login_failure(&self.0.db, &key, now, lock_after).await?;
+                if lock_after(failures).is_some() {
+                    tracing::warn!(security_event = "login_throttled", failures, "consecutive failed logins");
+                } else {
+                    tracing::info!("login refused");
+                }
                 return Err(ApiError::invalid_credentials());
             }
         };
+        store::clear_login_failures(&self.0.db, &key).await?;
 
-        let now = now();
         let sid = new_jti();
         let absolute_expires_at = now + self.0.session_max_lifetime;
         let first = TokenRow {
@@ -88,13 +107,14 @@ impl AuthService {
             issued_at: now,
             expires_at: (now + self.refresh_lifetime()).min(absolute_expires_at),
         };
+        let client_ip = client.map(|ip| ip.to_string());
         let session = NewSession {
             id: &sid,
             user_id: &account.id,
             created_at: now,
             absolute_expires_at,
             user_agent: meta.user_agent.as_deref(),
-            ip: meta.ip.as_deref(),
+            ip: client_ip.as_deref(),
         };
         store::start_session(&self.0.db, &session, &first).await?;
         let refresh = Claims::refresh(&account.id, &sid, &first.jti, first.issued_at, first.expires_at);
@@ -106,7 +126,8 @@ impl AuthService {
     /// Trades a refresh token for a new pair. The presented token is dead afterwards, except
     /// that inside the grace window it gets the same replacement again. Presenting it later
     /// (or any older token of the session) revokes the whole session (RFC 9700 §4.14.2).
-    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, ApiError> {
+    pub async fn refresh(&self, refresh_token: &str, meta: ClientMeta) -> Result<TokenPair, ApiError> {
+        self.0.limits.check(Action::Refresh, self.client_ip(&meta))?;
         let presented = self.0.tokens.decode(refresh_token, TokenType::Refresh)?;
         let now = now();
         let policy = RotationPolicy {
@@ -182,7 +203,8 @@ impl AuthService {
     }
 
     /// Creates an account (used by registration, the CLI and demo seeding alike).
-    pub async fn register(&self, form: NewAccount) -> Result<Profile, ApiError> {
+    pub async fn register(&self, form: NewAccount, meta: ClientMeta) -> Result<Profile, ApiError> {
+        self.0.limits.check(Action::Register, self.client_ip(&meta))?;
         rules::check_new_account(&form)?;
         let key = rules::username_key(&form.username);
         // Cheap early answer that saves an Argon2 run; the UNIQUE constraint below is what
@@ -277,13 +299,22 @@ impl AuthService {
         let Some(user_id) = store::set_disabled(&self.0.db, &key, disabled, now()).await? else {
             return Err(ApiError::new(ErrorCode::NotFound, format!("There is no user {username:?}.")));
         };
+        if !disabled {
+            // Enabling is also how an administrator lifts a failed-login lock.
+            store::clear_login_failures(&self.0.db, &key).await?;
+        }
         tracing::info!(%user_id, disabled, "account disabled flag changed");
         Ok(())
     }
 
     /// Deletes expired and long-revoked sessions and tokens; see `store::prune`.
     pub async fn prune(&self) -> Result<(u64, u64), ApiError> {
+        self.0.limits.shrink();
         Ok(store::prune(&self.0.db, now(), 86_400).await?)
+    }
+
+    fn client_ip(&self, meta: &ClientMeta) -> Option<std::net::IpAddr> {
+        self.0.limits.client_ip(meta.peer, meta.forwarded_for.as_deref())
     }
 
     /// An access token whose session is still live.

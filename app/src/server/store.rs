@@ -511,6 +511,11 @@ pub async fn prune(db: &AnyPool, now: u64, keep_revoked_secs: u64) -> Result<(u6
         .execute(&mut *tx)
         .await?
         .rows_affected();
+    sqlx::query("DELETE FROM login_throttle WHERE locked_until < $1 AND last_failure_at < $2")
+        .bind(now)
+        .bind(now - 7 * 86_400)
+        .execute(&mut *tx)
+        .await?;
     let sessions = sqlx::query(
         "DELETE FROM sessions
          WHERE expires_at < $1 OR absolute_expires_at < $1 OR revoked_at < $2",
@@ -522,4 +527,57 @@ pub async fn prune(db: &AnyPool, now: u64, keep_revoked_secs: u64) -> Result<(u6
     .rows_affected();
     tx.commit().await?;
     Ok((tokens, sessions))
+}
+
+/// Until when logins to this username are refused, if they are now.
+pub async fn login_locked_until(
+    db: &AnyPool,
+    username_key: &str,
+    now: u64,
+) -> Result<Option<u64>, sqlx::Error> {
+    let row =
+        sqlx::query("SELECT locked_until FROM login_throttle WHERE username_key = $1 AND locked_until > $2")
+            .bind(username_key)
+            .bind(to_i64(now))
+            .fetch_optional(db)
+            .await?;
+    row.map(|r| r.try_get::<i64, _>("locked_until").map(from_i64)).transpose()
+}
+
+/// Counts a failed login and applies `lock_for` to the new count. Returns the count.
+pub async fn record_login_failure(
+    db: &AnyPool,
+    username_key: &str,
+    now: u64,
+    lock_for: impl Fn(u32) -> Option<u64>,
+) -> Result<u32, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let failures: i64 = sqlx::query(
+        "INSERT INTO login_throttle (username_key, failures, locked_until, last_failure_at)
+         VALUES ($1, 1, 0, $2)
+         ON CONFLICT (username_key)
+         DO UPDATE SET failures = login_throttle.failures + 1, last_failure_at = $2
+         RETURNING failures",
+    )
+    .bind(username_key)
+    .bind(to_i64(now))
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get("failures")?;
+    let failures = u32::try_from(failures).unwrap_or(u32::MAX);
+    if let Some(secs) = lock_for(failures) {
+        sqlx::query("UPDATE login_throttle SET locked_until = $1 WHERE username_key = $2")
+            .bind(to_i64(now.saturating_add(secs)))
+            .bind(username_key)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(failures)
+}
+
+/// A successful login (or an administrator) resets the count.
+pub async fn clear_login_failures(db: &AnyPool, username_key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM login_throttle WHERE username_key = $1").bind(username_key).execute(db).await?;
+    Ok(())
 }

@@ -1,0 +1,165 @@
+//! Abuse resistance: per-client-IP token buckets on the unauthenticated endpoints, and the
+//! per-account policy for consecutive failed logins (NIST SP 800-63B §5.2.2).
+
+use crate::api::ApiError;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+
+#[derive(Clone, Debug)]
+pub struct LimitSettings {
+    /// Requests per minute per client IP (also the burst); 0 turns the limit off.
+    pub login_per_minute: u32,
+    pub register_per_minute: u32,
+    pub refresh_per_minute: u32,
+    /// Proxies whose `X-Forwarded-For` is believed. Empty: the socket's address is the client.
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Action {
+    Login,
+    Register,
+    Refresh,
+}
+
+pub struct RateLimits {
+    login: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    register: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    refresh: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    trusted_proxies: Vec<IpAddr>,
+}
+
+impl RateLimits {
+    pub fn new(settings: &LimitSettings) -> Self {
+        let limiter = |per_minute: u32| {
+            NonZeroU32::new(per_minute).map(|n| RateLimiter::keyed(Quota::per_minute(n).allow_burst(n)))
+        };
+        Self {
+            login: limiter(settings.login_per_minute),
+            register: limiter(settings.register_per_minute),
+            refresh: limiter(settings.refresh_per_minute),
+            trusted_proxies: settings.trusted_proxies.clone(),
+        }
+    }
+
+    /// Takes one token from the client's bucket for `action`, or says how long to wait.
+    pub fn check(&self, action: Action, client: Option<IpAddr>) -> Result<(), ApiError> {
+        let limiter = match action {
+            Action::Login => &self.login,
+            Action::Register => &self.register,
+            Action::Refresh => &self.refresh,
+        };
+        let (Some(limiter), Some(ip)) = (limiter, client) else {
+            return Ok(());
+        };
+        limiter.check_key(&ip).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            tracing::warn!(security_event = "rate_limited", ?action, %ip, "too many requests from one client");
+            ApiError::throttled(wait.as_secs() + 1)
+        })
+    }
+
+    /// Forgets buckets that have refilled, so memory doesn't grow with every client ever seen.
+    pub fn shrink(&self) {
+        for limiter in [&self.login, &self.register, &self.refresh].into_iter().flatten() {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+    }
+
+    /// The client's address: the socket peer, unless that peer is a trusted proxy, in which
+    /// case the nearest address in `X-Forwarded-For` that is not itself a trusted proxy.
+    pub fn client_ip(&self, peer: Option<IpAddr>, forwarded_for: Option<&str>) -> Option<IpAddr> {
+        let peer = peer?;
+        if !self.trusted_proxies.contains(&peer) {
+            return Some(peer);
+        }
+        let hops = forwarded_for.unwrap_or_default().split(',').rev();
+        for hop in hops {
+            match hop.trim().parse::<IpAddr>() {
+                Ok(ip) if self.trusted_proxies.contains(&ip) => continue,
+                Ok(ip) => return Some(ip),
+                Err(_) => break,
+            }
+        }
+        Some(peer)
+    }
+}
+
+/// Consecutive failures allowed before the account starts to be locked.
+pub const FREE_FAILURES: u32 = 5;
+/// The longest lock between attempts.
+pub const MAX_LOCK_SECS: u64 = 15 * 60;
+/// NIST SP 800-63B: no more than 100 consecutive failures. After that the account stays
+/// locked until an administrator runs `enable-user` (or the password is changed).
+pub const MAX_CONSECUTIVE_FAILURES: u32 = 100;
+
+/// How long the account is locked after its `failures`-th consecutive failure: nothing for
+/// the first few, then 1 s, 2 s, 4 s, … up to 15 minutes; indefinitely at 100.
+pub fn lock_after(failures: u32) -> Option<u64> {
+    if failures >= MAX_CONSECUTIVE_FAILURES {
+        return Some(u64::MAX);
+    }
+    let over = failures.checked_sub(FREE_FAILURES - 1).filter(|n| *n > 0)?;
+    Some(2u64.saturating_pow(over - 1).min(MAX_LOCK_SECS))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locks_grow_and_are_capped() {
+        assert_eq!((1..FREE_FAILURES).map(lock_after).collect::<Vec<_>>(), vec![None; 4]);
+        assert_eq!(lock_after(5), Some(1));
+        assert_eq!(lock_after(6), Some(2));
+        assert_eq!(lock_after(7), Some(4));
+        assert_eq!(lock_after(30), Some(MAX_LOCK_SECS));
+        assert_eq!(lock_after(99), Some(MAX_LOCK_SECS));
+        assert_eq!(lock_after(100), Some(u64::MAX));
+    }
+
+    #[test]
+    fn buckets_refuse_past_the_burst_per_client() {
+        let limits = RateLimits::new(&LimitSettings {
+            login_per_minute: 2,
+            register_per_minute: 0,
+            refresh_per_minute: 2,
+            trusted_proxies: vec![],
+        });
+        let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        assert!(limits.check(Action::Login, Some(a)).is_ok());
+        assert!(limits.check(Action::Login, Some(a)).is_ok());
+        let refused = limits.check(Action::Login, Some(a)).unwrap_err();
+        assert_eq!(refused.status(), 429);
+        assert!(refused.retry_after.is_some_and(|s| (1..=31).contains(&s)), "{refused:?}");
+        assert!(limits.check(Action::Login, Some(b)).is_ok(), "another client has its own bucket");
+        assert!(limits.check(Action::Refresh, Some(a)).is_ok(), "and each action its own");
+        for _ in 0..100 {
+            assert!(limits.check(Action::Register, Some(a)).is_ok(), "0 turns a limit off");
+        }
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let proxy: IpAddr = "10.0.0.9".parse().unwrap();
+        let limits = RateLimits::new(&LimitSettings {
+            login_per_minute: 1,
+            register_per_minute: 1,
+            refresh_per_minute: 1,
+            trusted_proxies: vec![proxy],
+        });
+        let client: IpAddr = "203.0.113.7".parse().unwrap();
+        let stranger: IpAddr = "198.51.100.1".parse().unwrap();
+        assert_eq!(
+            limits.client_ip(Some(stranger), Some("1.2.3.4")),
+            Some(stranger),
+            "spoofed header ignored"
+        );
+        assert_eq!(limits.client_ip(Some(proxy), Some("1.2.3.4, 203.0.113.7")), Some(client));
+        assert_eq!(limits.client_ip(Some(proxy), Some("203.0.113.7, 10.0.0.9")), Some(client));
+        assert_eq!(limits.client_ip(Some(proxy), None), Some(proxy));
+    }
+}
