@@ -120,7 +120,7 @@ test("registering a taken username explains what to change", async ({ page }) =>
     email: "x@example.com",
     firstName: "X",
     lastName: "Y",
-    password: "long enough pw",
+    password: "plenty long passphrase",
   });
   await expect(page.getByRole("alert")).toHaveText("A user with that username already exists.");
   await expect(page.getByLabel("Username")).toHaveAttribute("aria-invalid", "true");

@@ -99,7 +99,7 @@ pub async fn seed_demo_users(auth: &AuthService) -> anyhow::Result<()> {
             first_name: first_name.into(),
             last_name: last_name.into(),
         };
-        match auth.register(form, Default::default()).await {
+        match auth.create_demo_account(form).await {
             Ok(_) => tracing::info!(username, "demo user created"),
             Err(e) if e.code == ErrorCode::UsernameTaken => {}
             Err(e) => return Err(anyhow::Error::msg(e)).context("creating the demo users"),

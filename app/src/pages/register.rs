@@ -47,7 +47,7 @@ pub fn RegisterPage() -> impl IntoView {
                 </div>
                 <TextField id="reg-password" label="Password" name="password" autocomplete="new-password"
                     kind="password" value=password invalid=form.invalid("password")
-                    hint=format!("At least {PASSWORD_MIN_CHARS} characters, and not your username.") />
+                    hint=format!("At least {PASSWORD_MIN_CHARS} characters, not your username, and not easy to guess.") />
                 <p class="error" role="alert">{move || form.message()}</p>
                 <button type="submit" disabled=move || form.disabled()>
                     {move || if form.pending() { "Creating account…" } else { "Create account" }}

@@ -61,6 +61,29 @@ impl Passwords {
     }
 }
 
+/// Refuses passwords that are common, breached-style or built from the user's own details
+/// (zxcvbn's estimate below 10^8 guesses), saying what to change. Length and the other
+/// structural rules are in `crate::rules`, shared with the browser.
+pub fn check_strength(password: &str, field: &str, user_inputs: &[&str]) -> Result<(), ApiError> {
+    let estimate = zxcvbn::zxcvbn(password, user_inputs);
+    if estimate.score() >= zxcvbn::Score::Two {
+        return Ok(());
+    }
+    let mut detail = String::from("This password is too easy to guess");
+    if let Some(feedback) = estimate.feedback() {
+        if let Some(warning) = feedback.warning() {
+            detail = format!("{detail}: {}", warning.to_string().trim_end_matches('.'));
+        }
+        detail.push('.');
+        for suggestion in feedback.suggestions() {
+            detail = format!("{detail} {suggestion}");
+        }
+    } else {
+        detail.push('.');
+    }
+    Err(ApiError::invalid(field, detail))
+}
+
 fn hash_blocking(password: &[u8]) -> Result<String, ApiError> {
     Argon2::default()
         .hash_password(password)
@@ -103,6 +126,19 @@ mod tests {
     async fn unknown_user_never_verifies() {
         let p = Passwords::new(1).unwrap();
         assert!(!p.verify("anything".into(), None).await.unwrap());
+    }
+
+    #[test]
+    fn common_and_personal_passwords_are_refused_with_advice() {
+        for weak in ["password1", "12345678", "qwertyuiop", "iloveyou1"] {
+            let err = check_strength(weak, "password", &[]).unwrap_err();
+            assert_eq!(err.field.as_deref(), Some("password"));
+            assert!(err.detail.starts_with("This password is too easy to guess"), "{}", err.detail);
+        }
+        assert!(check_strength("adalovelace1815", "password", &["ada", "lovelace", "adalovelace"]).is_err());
+        for fine in ["analytical engine", "correct horse battery staple", "Tr0ub4dor&3x!q"] {
+            assert!(check_strength(fine, "password", &[]).is_ok(), "{fine}");
+        }
     }
 
     #[tokio::test]

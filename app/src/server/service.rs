@@ -2,7 +2,7 @@
 //! wrappers that only translate transport.
 
 use super::limits::{Action, LimitSettings, RateLimits, lock_after};
-use super::password::Passwords;
+use super::password::{self, Passwords};
 use super::store::{self, NewSession, NewUser, Rotation, RotationPolicy, TokenRow};
 use super::tokens::{Claims, SigningKey, TokenSettings, TokenType, Tokens, new_jti};
 use super::{ClientMeta, now};
@@ -78,7 +78,7 @@ impl AuthService {
     ) -> Result<SignIn, ApiError> {
         let client = self.client_ip(&meta);
         self.0.limits.check(Action::Login, client)?;
-        let key = rules::username_key(username);
+        let key = username_key(username);
         let now = now();
         if let Some(until) = store::login_locked_until(&self.0.db, &key, now).await? {
             return Err(ApiError::throttled(until.saturating_sub(now).max(1)));
@@ -202,15 +202,29 @@ impl AuthService {
             .ok_or_else(ApiError::token_not_valid)
     }
 
-    /// Creates an account (used by registration, the CLI and demo seeding alike).
+    /// Creates an account (registration and the CLI's create-user).
     pub async fn register(&self, form: NewAccount, meta: ClientMeta) -> Result<Profile, ApiError> {
         self.0.limits.check(Action::Register, self.client_ip(&meta))?;
+        self.create_account(form, true).await
+    }
+
+    /// The demo accounts' passwords (`password1`, ...) are the contract's, and deliberately
+    /// weak: only this explicit, opt-in path skips the strength check.
+    pub async fn create_demo_account(&self, form: NewAccount) -> Result<Profile, ApiError> {
+        self.create_account(form, false).await
+    }
+
+    async fn create_account(&self, form: NewAccount, check_strength: bool) -> Result<Profile, ApiError> {
         rules::check_new_account(&form)?;
-        let key = rules::username_key(&form.username);
+        let key = username_key(&form.username);
         // Cheap early answer that saves an Argon2 run; the UNIQUE constraint below is what
         // actually guarantees one account per name under concurrency.
         if store::username_exists(&self.0.db, &key).await? {
             return Err(ApiError::username_taken());
+        }
+        if check_strength {
+            let context = [&*form.username, &*form.email, &*form.first_name, &*form.last_name];
+            password::check_strength(&form.password, "password", &context)?;
         }
         let (email, first_name, last_name) =
             (form.email.trim(), form.first_name.trim(), form.last_name.trim());
@@ -287,6 +301,7 @@ impl AuthService {
         let username = claims.username.as_deref().unwrap_or_default();
         rules::check_password(&change.new_password, username)
             .map_err(|e| ApiError { field: Some("new_password".into()), ..e })?;
+        password::check_strength(&change.new_password, "new_password", &[username])?;
         let new_hash = self.0.passwords.hash(change.new_password).await?;
         store::change_password(&self.0.db, &claims.user_id, &claims.sid, &new_hash, now()).await?;
         tracing::info!(user_id = %claims.user_id, "password changed; other sessions ended");
@@ -295,7 +310,7 @@ impl AuthService {
 
     /// Disables or enables an account (admin CLI). Disabling ends all its sessions at once.
     pub async fn set_disabled(&self, username: &str, disabled: bool) -> Result<(), ApiError> {
-        let key = rules::username_key(username);
+        let key = username_key(username);
         let Some(user_id) = store::set_disabled(&self.0.db, &key, disabled, now()).await? else {
             return Err(ApiError::new(ErrorCode::NotFound, format!("There is no user {username:?}.")));
         };
@@ -344,5 +359,27 @@ impl AuthService {
             refresh: self.0.tokens.sign(refresh)?,
             expires_in: access.exp - now,
         })
+    }
+}
+
+/// The key a username is looked up and kept unique by: NFKC-normalised and lower-cased,
+/// so `Sam`, `sam` and the full-width `ｓａｍ` are one account and no look-alike twin can
+/// be registered.
+pub fn username_key(username: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let folded: String = username.nfkc().collect::<String>().to_lowercase();
+    folded.nfkc().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::username_key;
+
+    #[test]
+    fn username_keys_fold_case_and_compatibility_forms() {
+        assert_eq!(username_key("User1"), "user1");
+        assert_eq!(username_key("ｕｓｅｒ１"), "user1", "full-width twin");
+        assert_eq!(username_key("ﬁona"), "fiona", "ligature twin");
+        assert_ne!(username_key("user1"), username_key("user2"));
     }
 }
