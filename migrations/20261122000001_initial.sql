@@ -56,3 +56,15 @@ CREATE TABLE login_throttle (
     locked_until    BIGINT NOT NULL,
     last_failure_at BIGINT NOT NULL
 );
+
+-- The audit trail (see app/src/server/audit.rs). No passwords, tokens or typed usernames.
+CREATE TABLE audit_events (
+    id         TEXT PRIMARY KEY,      -- UUIDv7: sorts in the order events happened
+    at         BIGINT NOT NULL,
+    event      TEXT NOT NULL,
+    user_id    TEXT,
+    session_id TEXT,
+    ip         TEXT
+);
+CREATE INDEX audit_events_user_at ON audit_events (user_id, at);
+CREATE INDEX audit_events_at ON audit_events (at);

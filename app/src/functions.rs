@@ -21,7 +21,9 @@ pub async fn refresh(refresh: String) -> Result<TokenPair, ApiError> {
 
 #[server(prefix = "/rpc", endpoint = "logout")]
 pub async fn logout(refresh: String) -> Result<(), ApiError> {
-    crate::server::AuthService::from_context()?.logout(&refresh).await
+    crate::server::AuthService::from_context()?
+        .logout(&refresh, crate::server::ClientMeta::from_context())
+        .await
 }
 
 #[server(prefix = "/rpc", endpoint = "register")]
@@ -50,12 +52,16 @@ pub async fn sessions(access: String) -> Result<Vec<SessionInfo>, ApiError> {
 
 #[server(prefix = "/rpc", endpoint = "revoke_session")]
 pub async fn revoke_session(access: String, session_id: String) -> Result<(), ApiError> {
-    crate::server::AuthService::from_context()?.revoke_session(&access, &session_id).await
+    crate::server::AuthService::from_context()?
+        .revoke_session(&access, &session_id, crate::server::ClientMeta::from_context())
+        .await
 }
 
 #[server(prefix = "/rpc", endpoint = "logout_everywhere")]
 pub async fn logout_everywhere(access: String) -> Result<(), ApiError> {
-    crate::server::AuthService::from_context()?.logout_everywhere(&access).await
+    crate::server::AuthService::from_context()?
+        .logout_everywhere(&access, crate::server::ClientMeta::from_context())
+        .await
 }
 
 #[server(prefix = "/rpc", endpoint = "change_password")]
@@ -65,5 +71,7 @@ pub async fn change_password(
     new_password: String,
 ) -> Result<(), ApiError> {
     let change = crate::api::PasswordChange { current_password, new_password };
-    crate::server::AuthService::from_context()?.change_password(&access, change).await
+    crate::server::AuthService::from_context()?
+        .change_password(&access, change, crate::server::ClientMeta::from_context())
+        .await
 }

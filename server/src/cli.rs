@@ -44,10 +44,17 @@ pub enum Command {
         #[arg(long)]
         username: String,
     },
-    /// Enable a disabled account again.
+    /// Enable a disabled account again (also lifts a failed-login lock).
     EnableUser {
         #[arg(long)]
         username: String,
+    },
+    /// Print a user's most recent audit events, newest first.
+    Audit {
+        #[arg(long)]
+        username: String,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
     },
 }
 
@@ -71,6 +78,22 @@ impl Cli {
             }
             Command::DisableUser { username } => set_disabled(&self.config, &username, true).await,
             Command::EnableUser { username } => set_disabled(&self.config, &username, false).await,
+            Command::Audit { username, limit } => {
+                let auth = auth_service(&self.config).await?;
+                let entries = auth.audit_log(&username, limit).await.map_err(anyhow::Error::msg)?;
+                println!("{:<20}  {:<24}  {:<32}  ip", "time (UTC)", "event", "session");
+                for e in entries {
+                    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(e.at);
+                    println!(
+                        "{:<20}  {:<24}  {:<32}  {}",
+                        humantime::format_rfc3339_seconds(at).to_string(),
+                        e.event,
+                        e.session_id.as_deref().unwrap_or("-"),
+                        e.ip.as_deref().unwrap_or("-"),
+                    );
+                }
+                Ok(())
+            }
         }
     }
 }

@@ -57,6 +57,11 @@ pub struct Config {
     #[arg(long, env = "REFRESH_RATE_PER_MINUTE", default_value_t = 60)]
     pub refresh_rate_per_minute: u32,
 
+    /// Seconds of the first lock after five failed logins in a row; each further failure
+    /// doubles it, up to 15 minutes.
+    #[arg(long, env = "LOGIN_LOCK_BASE", default_value = "1s", value_parser = parse_duration)]
+    pub login_lock_base: Duration,
+
     /// Comma-separated proxy addresses whose X-Forwarded-For is believed.
     #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<std::net::IpAddr>,

@@ -90,9 +90,10 @@ async fn verify(
 
 async fn blacklist(
     State(auth): State<AuthService>,
+    Client(meta): Client,
     ApiJson(body): ApiJson<RefreshBody>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.logout(&body.refresh).await?;
+    auth.logout(&body.refresh, meta).await?;
     Ok(Json(json!({})))
 }
 
@@ -117,27 +118,30 @@ async fn list_sessions(
 
 async fn revoke_session(
     State(auth): State<AuthService>,
+    Client(meta): Client,
     Bearer(access): Bearer,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.revoke_session(&access, &id).await?;
+    auth.revoke_session(&access, &id, meta).await?;
     Ok(Json(json!({})))
 }
 
 async fn logout_everywhere(
     State(auth): State<AuthService>,
+    Client(meta): Client,
     Bearer(access): Bearer,
 ) -> Result<Json<Value>, ApiError> {
-    auth.logout_everywhere(&access).await?;
+    auth.logout_everywhere(&access, meta).await?;
     Ok(Json(json!({})))
 }
 
 async fn change_password(
     State(auth): State<AuthService>,
+    Client(meta): Client,
     Bearer(access): Bearer,
     ApiJson(change): ApiJson<PasswordChange>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.change_password(&access, change).await?;
+    auth.change_password(&access, change, meta).await?;
     Ok(Json(json!({})))
 }
 

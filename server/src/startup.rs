@@ -88,6 +88,7 @@ pub async fn auth_service(config: &Config) -> anyhow::Result<AuthService> {
             register_per_minute: config.register_rate_per_minute,
             refresh_per_minute: config.refresh_rate_per_minute,
             trusted_proxies: config.trusted_proxies.clone(),
+            login_lock_base_secs: config.login_lock_base.as_secs().max(1),
         },
     };
     AuthService::new(pool, &key, settings).context("starting the auth service")

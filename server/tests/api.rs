@@ -826,7 +826,8 @@ async fn refresh_and_register_have_buckets_too() {
 /// behave exactly the same, so the lock reveals nothing.
 #[tokio::test]
 async fn consecutive_failures_lock_the_username_whether_or_not_it_exists() {
-    let app = spawn_app_with(&["--login-rate-per-minute", "0"]).await;
+    // A 5-second first lock: long enough that a slow machine still meets it.
+    let app = spawn_app_with(&["--login-rate-per-minute", "0", "--login-lock-base", "5"]).await;
     for username in ["user1", "nobody"] {
         for attempt in 1..=5 {
             let (status, body) =
@@ -845,11 +846,12 @@ async fn consecutive_failures_lock_the_username_whether_or_not_it_exists() {
             StatusCode::TOO_MANY_REQUESTS,
             "{username}: locked, even with the right password"
         );
-        assert_eq!(res.headers()["retry-after"], "1");
+        let retry_after: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=5).contains(&retry_after), "{retry_after}");
     }
     // Another account is not affected.
     app.login("user2", "password2").await;
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    tokio::time::sleep(Duration::from_millis(5_100)).await;
     app.login("user1", "password1").await;
     // Success resets the count: one more failure is an ordinary 401, not a lock.
     let (status, _) = app.post("/api/token/", json!({"username": "user1", "password": "guess"})).await;
@@ -926,4 +928,36 @@ async fn common_or_personal_passwords_are_refused_with_what_to_change() {
     let (status, _) = app.post("/api/token/", json!({"username": "ada", "password": &long[..91]})).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "no truncation: every character counts");
     app.login("ada", &long).await;
+}
+
+#[tokio::test]
+async fn the_audit_log_records_what_happened_to_an_account_newest_first() {
+    let app = spawn_app_with(&["--refresh-grace-period", "0"]).await;
+    app.post("/api/token/", json!({"username": "user1", "password": "wrong"})).await;
+    let pair = app.login("user1", "password1").await;
+    let (_, rotated) = app.post("/api/token/refresh/", json!({"refresh": pair["refresh"]})).await;
+    app.post("/api/token/refresh/", json!({"refresh": pair["refresh"]})).await; // reuse
+    let other = app.login("user1", "password1").await;
+    app.post("/api/token/blacklist/", json!({"refresh": other["refresh"]})).await;
+    app.auth.set_disabled("user1", true).await.unwrap();
+
+    let events: Vec<String> =
+        app.auth.audit_log("user1", 50).await.unwrap().into_iter().map(|e| e.event).collect();
+    let expected = [
+        "user_disabled",
+        "logged_out",
+        "login_succeeded",
+        "refresh_reuse_detected",
+        "token_refreshed",
+        "login_succeeded",
+        "login_failed",
+        "account_created",
+    ];
+    assert_eq!(events, expected);
+    let session = claims(rotated["refresh"].as_str().unwrap())["sid"].clone();
+    let entries = app.auth.audit_log("user1", 50).await.unwrap();
+    let reuse = entries.iter().find(|e| e.event == "refresh_reuse_detected").unwrap();
+    assert_eq!(Some(session.as_str().unwrap()), reuse.session_id.as_deref());
+    assert_eq!(reuse.ip.as_deref(), Some("127.0.0.1"));
+    assert!(app.auth.audit_log("nobody", 5).await.is_err());
 }

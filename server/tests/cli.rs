@@ -186,3 +186,18 @@ fn disable_user_and_enable_user_say_what_they_did() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("There is no user"));
 }
+
+#[test]
+fn audit_prints_a_users_recent_events() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    assert!(create_user(dir, "ada", "analytical engine\n").status.success());
+    assert!(
+        server().args(["--data-dir", dir, "disable-user", "--username", "ada"]).status().unwrap().success()
+    );
+    let out = server().args(["--data-dir", dir, "audit", "--username", "ada"]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let events: Vec<&str> = text.lines().skip(1).filter_map(|l| l.split_whitespace().nth(1)).collect();
+    assert_eq!(events, ["user_disabled", "account_created"], "{text}");
+}

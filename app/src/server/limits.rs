@@ -15,6 +15,8 @@ pub struct LimitSettings {
     pub refresh_per_minute: u32,
     /// Proxies whose `X-Forwarded-For` is believed. Empty: the socket's address is the client.
     pub trusted_proxies: Vec<IpAddr>,
+    /// The first lock after repeated failed logins, in seconds; each further failure doubles it.
+    pub login_lock_base_secs: u64,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -97,13 +99,14 @@ pub const MAX_LOCK_SECS: u64 = 15 * 60;
 pub const MAX_CONSECUTIVE_FAILURES: u32 = 100;
 
 /// How long the account is locked after its `failures`-th consecutive failure: nothing for
-/// the first few, then 1 s, 2 s, 4 s, … up to 15 minutes; indefinitely at 100.
-pub fn lock_after(failures: u32) -> Option<u64> {
+/// the first few, then `base`, 2×`base`, 4×`base` seconds, … up to 15 minutes; indefinitely
+/// at 100.
+pub fn lock_after(failures: u32, base_secs: u64) -> Option<u64> {
     if failures >= MAX_CONSECUTIVE_FAILURES {
         return Some(u64::MAX);
     }
     let over = failures.checked_sub(FREE_FAILURES - 1).filter(|n| *n > 0)?;
-    Some(2u64.saturating_pow(over - 1).min(MAX_LOCK_SECS))
+    Some(base_secs.saturating_mul(2u64.saturating_pow(over - 1)).min(MAX_LOCK_SECS))
 }
 
 #[cfg(test)]
@@ -112,13 +115,15 @@ mod tests {
 
     #[test]
     fn locks_grow_and_are_capped() {
-        assert_eq!((1..FREE_FAILURES).map(lock_after).collect::<Vec<_>>(), vec![None; 4]);
-        assert_eq!(lock_after(5), Some(1));
-        assert_eq!(lock_after(6), Some(2));
-        assert_eq!(lock_after(7), Some(4));
-        assert_eq!(lock_after(30), Some(MAX_LOCK_SECS));
-        assert_eq!(lock_after(99), Some(MAX_LOCK_SECS));
-        assert_eq!(lock_after(100), Some(u64::MAX));
+        let lock = |n| lock_after(n, 1);
+        assert_eq!((1..FREE_FAILURES).map(lock).collect::<Vec<_>>(), vec![None; 4]);
+        assert_eq!(lock(5), Some(1));
+        assert_eq!(lock(6), Some(2));
+        assert_eq!(lock(7), Some(4));
+        assert_eq!(lock(30), Some(MAX_LOCK_SECS));
+        assert_eq!(lock(99), Some(MAX_LOCK_SECS));
+        assert_eq!(lock(100), Some(u64::MAX));
+        assert_eq!(lock_after(6, 5), Some(10));
     }
 
     #[test]
@@ -128,6 +133,7 @@ mod tests {
             register_per_minute: 0,
             refresh_per_minute: 2,
             trusted_proxies: vec![],
+            login_lock_base_secs: 1,
         });
         let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
         assert!(limits.check(Action::Login, Some(a)).is_ok());
@@ -150,6 +156,7 @@ mod tests {
             register_per_minute: 1,
             refresh_per_minute: 1,
             trusted_proxies: vec![proxy],
+            login_lock_base_secs: 1,
         });
         let client: IpAddr = "203.0.113.7".parse().unwrap();
         let stranger: IpAddr = "198.51.100.1".parse().unwrap();

@@ -4,6 +4,7 @@
 //! [`AuthService`] is the one implementation of every auth operation; the REST handlers in
 //! the `server` crate and the Leptos server functions in [`crate::functions`] both call it.
 
+pub mod audit;
 mod error;
 pub mod limits;
 pub mod password;

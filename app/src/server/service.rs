@@ -1,6 +1,7 @@
 //! The auth operations. Each exists once, here; REST handlers and server functions are thin
 //! wrappers that only translate transport.
 
+use super::audit::{self, Event, Record};
 use super::limits::{Action, LimitSettings, RateLimits, lock_after};
 use super::password::{self, Passwords};
 use super::store::{self, NewSession, NewUser, Rotation, RotationPolicy, TokenRow};
@@ -37,6 +38,7 @@ struct Inner {
     tokens: Tokens,
     passwords: Passwords,
     limits: RateLimits,
+    login_lock_base_secs: u64,
     session_max_lifetime: u64,
     refresh_grace_period: u64,
 }
@@ -48,6 +50,7 @@ impl AuthService {
             tokens: Tokens::new(key, settings.tokens),
             passwords: Passwords::new(settings.hash_concurrency)?,
             limits: RateLimits::new(&settings.limits),
+            login_lock_base_secs: settings.limits.login_lock_base_secs,
             session_max_lifetime: settings.session_max_lifetime.as_secs(),
             refresh_grace_period: settings.refresh_grace_period.as_secs(),
         })))
@@ -88,13 +91,19 @@ impl AuthService {
         let matches = self.0.passwords.verify(password, hash).await?;
         let account = match account {
             Some(account) if matches => account,
-            _ => {
-                let failures = store::record_login_failure(&self.0.db, &key, now, lock_after).await?;
-                if lock_after(failures).is_some() {
+            other => {
+                let base = self.0.login_lock_base_secs;
+                let lock = |failures| lock_after(failures, base);
+                let failures = store::record_login_failure(&self.0.db, &key, now, lock).await?;
+                let locked = lock(failures).is_some();
+                if locked {
                     tracing::warn!(security_event = "login_throttled", failures, "consecutive failed logins");
                 } else {
                     tracing::info!("login refused");
                 }
+                let event = if locked { Event::LoginLocked } else { Event::LoginFailed };
+                let user_id = other.as_ref().map(|a| a.id.as_str());
+                self.audit(Record { event, user_id, session_id: None, ip: client }).await;
                 return Err(ApiError::invalid_credentials());
             }
         };
@@ -120,6 +129,13 @@ impl AuthService {
         let refresh = Claims::refresh(&account.id, &sid, &first.jti, first.issued_at, first.expires_at);
         let tokens = self.pair(&account.username, &refresh, now)?;
         tracing::info!(user_id = %account.id, session_id = %sid, "login succeeded");
+        let record = Record {
+            event: Event::LoginSucceeded,
+            user_id: Some(&account.id),
+            session_id: Some(&sid),
+            ip: client,
+        };
+        self.audit(record).await;
         Ok(SignIn { tokens, user: SessionUser { user_id: account.id, username: account.username } })
     }
 
@@ -127,8 +143,15 @@ impl AuthService {
     /// that inside the grace window it gets the same replacement again. Presenting it later
     /// (or any older token of the session) revokes the whole session (RFC 9700 §4.14.2).
     pub async fn refresh(&self, refresh_token: &str, meta: ClientMeta) -> Result<TokenPair, ApiError> {
-        self.0.limits.check(Action::Refresh, self.client_ip(&meta))?;
+        let client = self.client_ip(&meta);
+        self.0.limits.check(Action::Refresh, client)?;
         let presented = self.0.tokens.decode(refresh_token, TokenType::Refresh)?;
+        let record = |event| Record {
+            event,
+            user_id: Some(&presented.user_id),
+            session_id: Some(&presented.sid),
+            ip: client,
+        };
         let now = now();
         let policy = RotationPolicy {
             now,
@@ -153,6 +176,7 @@ impl AuthService {
                     session_id = %presented.sid,
                     "a rotated refresh token was presented again: session revoked"
                 );
+                self.audit(record(Event::RefreshReuseDetected)).await;
                 return Err(ApiError::token_not_valid());
             }
             Rotation::Refused => {
@@ -167,16 +191,18 @@ impl AuthService {
             child.issued_at,
             child.expires_at,
         );
+        self.audit(record(Event::TokenRefreshed)).await;
         self.pair(&username, &claims, now)
     }
 
     /// Logout: the refresh token's whole session ends, and with it every token of it.
-    pub async fn logout(&self, refresh_token: &str) -> Result<(), ApiError> {
+    pub async fn logout(&self, refresh_token: &str, meta: ClientMeta) -> Result<(), ApiError> {
         let claims = self.0.tokens.decode(refresh_token, TokenType::Refresh)?;
         if !store::revoke_session(&self.0.db, &claims.sid, &claims.user_id, now(), "logout").await? {
             return Err(ApiError::token_not_valid());
         }
         tracing::info!(user_id = %claims.user_id, session_id = %claims.sid, "logged out");
+        self.audit_claims(Event::LoggedOut, &claims, &meta).await;
         Ok(())
     }
 
@@ -248,6 +274,8 @@ impl AuthService {
             Err(e) => return Err(e.into()),
         }
         tracing::info!(user_id = %id, "account created");
+        self.audit(Record { event: Event::AccountCreated, user_id: Some(&id), session_id: None, ip: None })
+            .await;
         Ok(Profile {
             username: form.username,
             first_name: first_name.to_owned(),
@@ -274,25 +302,44 @@ impl AuthService {
     }
 
     /// Ends one of the caller's own sessions (any other user's session is "not found").
-    pub async fn revoke_session(&self, access_token: &str, session_id: &str) -> Result<(), ApiError> {
+    pub async fn revoke_session(
+        &self,
+        access_token: &str,
+        session_id: &str,
+        meta: ClientMeta,
+    ) -> Result<(), ApiError> {
         let claims = self.authenticate_live(access_token).await?;
         if !store::revoke_session(&self.0.db, session_id, &claims.user_id, now(), "revoked_by_user").await? {
             return Err(ApiError::new(ErrorCode::NotFound, "No such session."));
         }
         tracing::info!(user_id = %claims.user_id, session_id, "session revoked by its user");
+        let ip = self.client_ip(&meta);
+        let record = Record {
+            event: Event::SessionRevoked,
+            user_id: Some(&claims.user_id),
+            session_id: Some(session_id),
+            ip,
+        };
+        self.audit(record).await;
         Ok(())
     }
 
     /// Sign out everywhere: every session of the caller ends, this one included.
-    pub async fn logout_everywhere(&self, access_token: &str) -> Result<(), ApiError> {
+    pub async fn logout_everywhere(&self, access_token: &str, meta: ClientMeta) -> Result<(), ApiError> {
         let claims = self.authenticate_live(access_token).await?;
         let n = store::revoke_user_sessions(&self.0.db, &claims.user_id, "", now(), "logout_all").await?;
         tracing::info!(user_id = %claims.user_id, sessions = n, "signed out everywhere");
+        self.audit_claims(Event::SignedOutEverywhere, &claims, &meta).await;
         Ok(())
     }
 
     /// Changes the caller's password. Requires the current one; every other session ends.
-    pub async fn change_password(&self, access_token: &str, change: PasswordChange) -> Result<(), ApiError> {
+    pub async fn change_password(
+        &self,
+        access_token: &str,
+        change: PasswordChange,
+        meta: ClientMeta,
+    ) -> Result<(), ApiError> {
         let claims = self.authenticate_live(access_token).await?;
         let hash = store::password_hash(&self.0.db, &claims.user_id).await?;
         if !self.0.passwords.verify(change.current_password, hash).await? {
@@ -305,6 +352,7 @@ impl AuthService {
         let new_hash = self.0.passwords.hash(change.new_password).await?;
         store::change_password(&self.0.db, &claims.user_id, &claims.sid, &new_hash, now()).await?;
         tracing::info!(user_id = %claims.user_id, "password changed; other sessions ended");
+        self.audit_claims(Event::PasswordChanged, &claims, &meta).await;
         Ok(())
     }
 
@@ -319,7 +367,31 @@ impl AuthService {
             store::clear_login_failures(&self.0.db, &key).await?;
         }
         tracing::info!(%user_id, disabled, "account disabled flag changed");
+        let event = if disabled { Event::UserDisabled } else { Event::UserEnabled };
+        self.audit(Record { event, user_id: Some(&user_id), session_id: None, ip: None }).await;
         Ok(())
+    }
+
+    /// The user's most recent audit events, newest first (admin CLI).
+    pub async fn audit_log(&self, username: &str, limit: u32) -> Result<Vec<audit::Entry>, ApiError> {
+        store::recent_audit(&self.0.db, &username_key(username), i64::from(limit))
+            .await?
+            .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("There is no user {username:?}.")))
+    }
+
+    /// Records an audit event. Best effort: a failure is logged, never fails the operation
+    /// (which has already happened).
+    async fn audit(&self, record: Record<'_>) {
+        // UUIDv7: ordered by time, so the log reads back in the order things happened.
+        let id = uuid::Uuid::now_v7().to_string();
+        if let Err(e) = store::insert_audit(&self.0.db, &id, now(), &record).await {
+            tracing::error!(error = %e, event = record.event.as_str(), "could not record an audit event");
+        }
+    }
+
+    async fn audit_claims(&self, event: Event, claims: &Claims, meta: &ClientMeta) {
+        let ip = self.client_ip(meta);
+        self.audit(Record { event, user_id: Some(&claims.user_id), session_id: Some(&claims.sid), ip }).await;
     }
 
     /// Deletes expired and long-revoked sessions and tokens; see `store::prune`.

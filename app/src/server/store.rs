@@ -363,6 +363,9 @@ pub async fn profile_for_session(
     .transpose()
 }
 
+/// Audit events are kept this long (a year).
+const AUDIT_RETENTION_SECS: i64 = 365 * 86_400;
+
 /// Timestamps are u64 in tokens and BIGINT in SQL; they fit until the year 292 billion.
 fn to_i64(secs: u64) -> i64 {
     i64::try_from(secs).unwrap_or(i64::MAX)
@@ -511,6 +514,10 @@ pub async fn prune(db: &AnyPool, now: u64, keep_revoked_secs: u64) -> Result<(u6
         .execute(&mut *tx)
         .await?
         .rows_affected();
+    sqlx::query("DELETE FROM audit_events WHERE at < $1")
+        .bind(now - AUDIT_RETENTION_SECS)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("DELETE FROM login_throttle WHERE locked_until < $1 AND last_failure_at < $2")
         .bind(now)
         .bind(now - 7 * 86_400)
@@ -580,4 +587,58 @@ pub async fn record_login_failure(
 pub async fn clear_login_failures(db: &AnyPool, username_key: &str) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM login_throttle WHERE username_key = $1").bind(username_key).execute(db).await?;
     Ok(())
+}
+
+pub async fn insert_audit(
+    db: &AnyPool,
+    id: &str,
+    now: u64,
+    record: &super::audit::Record<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO audit_events (id, at, event, user_id, session_id, ip) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(to_i64(now))
+    .bind(record.event.as_str())
+    .bind(record.user_id)
+    .bind(record.session_id)
+    .bind(record.ip.map(|ip| ip.to_string()))
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The user's most recent events, newest first; `None` if there is no such user.
+pub async fn recent_audit(
+    db: &AnyPool,
+    username_key: &str,
+    limit: i64,
+) -> Result<Option<Vec<super::audit::Entry>>, sqlx::Error> {
+    let Some(user) = sqlx::query("SELECT id FROM users WHERE username_key = $1")
+        .bind(username_key)
+        .fetch_optional(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let user_id: String = user.try_get("id")?;
+    let rows = sqlx::query(
+        "SELECT at, event, session_id, ip FROM audit_events WHERE user_id = $1 ORDER BY id DESC LIMIT $2",
+    )
+    .bind(user_id)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(super::audit::Entry {
+                at: from_i64(r.try_get("at")?),
+                event: r.try_get("event")?,
+                session_id: r.try_get("session_id")?,
+                ip: r.try_get("ip")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()
+        .map(Some)
 }
