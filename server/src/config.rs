@@ -37,6 +37,14 @@ pub struct Config {
     #[arg(long, env = "REFRESH_GRACE_PERIOD", default_value = "10s", value_parser = parse_duration)]
     pub refresh_grace_period: Duration,
 
+    /// `iss` of every token issued, required of every token accepted.
+    #[arg(long, env = "JWT_ISSUER", default_value = "leptos-auth")]
+    pub jwt_issuer: String,
+
+    /// `aud` of every token issued, required of every token accepted.
+    #[arg(long, env = "JWT_AUDIENCE", default_value = "leptos-auth")]
+    pub jwt_audience: String,
+
     /// Clock skew tolerated when checking token expiry.
     #[arg(long, env = "JWT_LEEWAY", default_value = "0s", value_parser = parse_duration)]
     pub jwt_leeway: Duration,

@@ -79,6 +79,8 @@ pub async fn auth_service(config: &Config) -> anyhow::Result<AuthService> {
             access_lifetime: config.access_token_lifetime,
             refresh_lifetime: config.refresh_token_lifetime,
             leeway: config.jwt_leeway,
+            issuer: config.jwt_issuer.clone(),
+            audience: config.jwt_audience.clone(),
         },
         session_max_lifetime: config.session_max_lifetime,
         refresh_grace_period: config.refresh_grace_period,

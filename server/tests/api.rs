@@ -961,3 +961,35 @@ async fn the_audit_log_records_what_happened_to_an_account_newest_first() {
     assert_eq!(reuse.ip.as_deref(), Some("127.0.0.1"));
     assert!(app.auth.audit_log("nobody", 5).await.is_err());
 }
+
+#[tokio::test]
+async fn headers_that_name_outside_keys_are_never_followed() {
+    let app = spawn_app().await;
+    let pair = app.login("user1", "password1").await;
+    let access = pair["access"].as_str().unwrap();
+    let header: Value =
+        serde_json::from_slice(&B64.decode(access.split('.').next().unwrap()).unwrap()).unwrap();
+    let kid = header["kid"].as_str().expect("tokens carry a kid").to_owned();
+    let payload = claims(access);
+    let attacker_key = jsonwebtoken::EncodingKey::from_secret(b"the attacker's own 32-byte secret!!");
+    // Our kid, plus a pointer to the attacker's key set, certificate or embedded key.
+    let mut with_jku = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    with_jku.kid = Some(kid.clone());
+    with_jku.jku = Some("http://127.0.0.1:9/jwks.json".into());
+    let mut with_x5u = with_jku.clone();
+    with_x5u.jku = None;
+    with_x5u.x5u = Some("http://127.0.0.1:9/cert.pem".into());
+    let mut foreign_kid = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    foreign_kid.kid = Some("../../etc/passwd".into());
+    let mut other_alg = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS512);
+    other_alg.kid = Some(kid);
+    for header in [with_jku, with_x5u, foreign_kid, other_alg] {
+        let forged = jsonwebtoken::encode(&header, &payload, &attacker_key).unwrap();
+        let (status, _) = app.profile(&forged).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{header:?}");
+    }
+    // And the genuine token still works.
+    assert_eq!(app.profile(access).await.0, StatusCode::OK);
+    assert_eq!(payload["iss"], "leptos-auth");
+    assert_eq!(payload["aud"], "leptos-auth");
+}

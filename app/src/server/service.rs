@@ -126,7 +126,8 @@ impl AuthService {
             ip: client_ip.as_deref(),
         };
         store::start_session(&self.0.db, &session, &first).await?;
-        let refresh = Claims::refresh(&account.id, &sid, &first.jti, first.issued_at, first.expires_at);
+        let refresh =
+            self.0.tokens.refresh_claims(&account.id, &sid, &first.jti, first.issued_at, first.expires_at);
         let tokens = self.pair(&account.username, &refresh, now)?;
         tracing::info!(user_id = %account.id, session_id = %sid, "login succeeded");
         let record = Record {
@@ -184,7 +185,7 @@ impl AuthService {
                 return Err(ApiError::token_not_valid());
             }
         };
-        let claims = Claims::refresh(
+        let claims = self.0.tokens.refresh_claims(
             &presented.user_id,
             &presented.sid,
             &child.jti,

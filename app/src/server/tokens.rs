@@ -26,24 +26,11 @@ pub struct Claims {
     pub user_id: String,
     /// The session (refresh-token family) the token belongs to.
     pub sid: String,
+    /// Who issued it and for whom (RFC 8725 §3.10): both checked on every decode.
+    pub iss: String,
+    pub aud: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
-}
-
-impl Claims {
-    /// A refresh token's claims. Refresh tokens are stored (see `store`), and these come from
-    /// the stored row, so signing them again gives the very same token.
-    pub fn refresh(user_id: &str, sid: &str, jti: &str, iat: u64, exp: u64) -> Self {
-        Self {
-            token_type: TokenType::Refresh,
-            exp,
-            iat,
-            jti: jti.to_owned(),
-            user_id: user_id.to_owned(),
-            sid: sid.to_owned(),
-            username: None,
-        }
-    }
 }
 
 /// A new random token or session id (128 bits).
@@ -76,6 +63,14 @@ impl SigningKey {
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
+
+    /// The key id put in every token's header: a hash prefix of the key, so it names the key
+    /// without revealing it, and a token signed under another key is refused by id first.
+    pub fn kid(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(&self.0);
+        digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    }
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -91,9 +86,13 @@ pub struct TokenSettings {
     /// Clock skew tolerated on `exp`. Zero by default: jsonwebtoken's own default of 60 s
     /// would silently stretch every lifetime.
     pub leeway: Duration,
+    /// `iss` and `aud` of every token issued, and required of every token accepted.
+    pub issuer: String,
+    pub audience: String,
 }
 
 pub struct Tokens {
+    kid: String,
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
@@ -106,9 +105,11 @@ impl Tokens {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = settings.leeway.as_secs();
         validation.validate_exp = true;
-        validation.validate_aud = false;
-        validation.set_required_spec_claims(&["exp", "iat", "jti"]);
+        validation.set_issuer(&[&settings.issuer]);
+        validation.set_audience(&[&settings.audience]);
+        validation.set_required_spec_claims(&["exp", "iat", "jti", "iss", "aud"]);
         Self {
+            kid: key.kid(),
             encoding: EncodingKey::from_secret(key.as_bytes()),
             decoding: DecodingKey::from_secret(key.as_bytes()),
             validation,
@@ -130,12 +131,32 @@ impl Tokens {
             jti: new_jti(),
             user_id: user_id.to_owned(),
             sid: sid.to_owned(),
+            iss: self.settings.issuer.clone(),
+            aud: self.settings.audience.clone(),
             username: Some(username.to_owned()),
         }
     }
 
+    /// A refresh token's claims. Refresh tokens are stored (see `store`), and these come from
+    /// the stored row, so signing them again gives the very same token.
+    pub fn refresh_claims(&self, user_id: &str, sid: &str, jti: &str, iat: u64, exp: u64) -> Claims {
+        Claims {
+            token_type: TokenType::Refresh,
+            exp,
+            iat,
+            jti: jti.to_owned(),
+            user_id: user_id.to_owned(),
+            sid: sid.to_owned(),
+            iss: self.settings.issuer.clone(),
+            aud: self.settings.audience.clone(),
+            username: None,
+        }
+    }
+
     pub fn sign(&self, claims: &Claims) -> Result<String, ApiError> {
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding)
             .map_err(|e| super::internal_error("signing a token failed", e))
     }
 
@@ -150,7 +171,14 @@ impl Tokens {
         Ok(claims)
     }
 
+    /// Only this server's own key is ever used: a `kid` it didn't issue is refused, and
+    /// `jku`, `x5u` and `jwk` headers are never followed (RFC 8725 §3.10).
     pub fn decode_any(&self, token: &str) -> Result<Claims, ApiError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| ApiError::token_not_valid())?;
+        if header.kid.as_deref() != Some(self.kid.as_str()) {
+            tracing::debug!("token refused: unknown key id");
+            return Err(ApiError::token_not_valid());
+        }
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|data| data.claims)
             .map_err(|e| {
@@ -173,6 +201,8 @@ mod tests {
                 access_lifetime: Duration::from_secs(access_secs),
                 refresh_lifetime: Duration::from_secs(86_400),
                 leeway: Duration::ZERO,
+                issuer: "test-issuer".into(),
+                audience: "test-audience".into(),
             },
         )
     }
@@ -192,8 +222,8 @@ mod tests {
         assert_eq!(back.username.as_deref(), Some("user1"));
     }
 
-    fn refresh_claims(now: u64) -> Claims {
-        Claims::refresh("u1", "s1", &new_jti(), now, now + 86_400)
+    fn refresh_claims(t: &Tokens, now: u64) -> Claims {
+        t.refresh_claims("u1", "s1", &new_jti(), now, now + 86_400)
     }
 
     #[test]
@@ -207,14 +237,14 @@ mod tests {
     #[test]
     fn the_same_refresh_claims_sign_to_the_same_token() {
         let t = tokens(300);
-        let claims = refresh_claims(now());
+        let claims = refresh_claims(&t, now());
         assert_eq!(t.sign(&claims).unwrap(), t.sign(&claims.clone()).unwrap());
     }
 
     #[test]
     fn wrong_type_is_refused() {
         let t = tokens(300);
-        let refresh = t.sign(&refresh_claims(now())).unwrap();
+        let refresh = t.sign(&refresh_claims(&t, now())).unwrap();
         assert!(t.decode(&refresh, TokenType::Access).is_err());
         let access = t.sign(&t.access_claims("u1", "user1", "s1", now())).unwrap();
         assert!(t.decode(&access, TokenType::Refresh).is_err());
@@ -258,6 +288,27 @@ mod tests {
     }
 
     #[test]
+    fn foreign_issuer_audience_or_key_id_is_refused() {
+        let t = tokens(300);
+        for tamper in ["iss", "aud"] {
+            let mut claims = t.access_claims("u1", "user1", "s1", now());
+            if tamper == "iss" {
+                claims.iss = "someone-else".into();
+            } else {
+                claims.aud = "another-service".into();
+            }
+            assert!(t.decode(&t.sign(&claims).unwrap(), TokenType::Access).is_err(), "{tamper}");
+        }
+        let claims = t.access_claims("u1", "user1", "s1", now());
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some("not-our-key".into());
+        let token = jsonwebtoken::encode(&header, &claims, &t.encoding).unwrap();
+        assert!(t.decode(&token, TokenType::Access).is_err(), "right key, wrong kid");
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &t.encoding).unwrap();
+        assert!(t.decode(&token, TokenType::Access).is_err(), "no kid at all");
+    }
+
+    #[test]
     fn garbage_is_refused() {
         let t = tokens(300);
         for junk in ["", "abc", "a.b.c", "....", "\u{0}"] {
@@ -270,5 +321,50 @@ mod tests {
         assert!(SigningKey::new(vec![7; 31]).is_err());
         let key = SigningKey::new(vec![7; 32]).unwrap();
         assert_eq!(format!("{key:?}"), "SigningKey(<redacted>)");
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+            /// Any string at all: refused cleanly, never a panic.
+            #[test]
+            fn arbitrary_input_never_panics_and_is_refused(input in ".{0,300}") {
+                prop_assert!(tokens(300).decode_any(&input).is_err());
+            }
+
+            /// A real token with any one byte changed is refused (or is byte-for-byte the
+            /// same token, which base64's unused trailing bits can allow).
+            #[test]
+            fn any_single_byte_change_is_refused(pos in 0usize..400, byte in any::<u8>()) {
+                let t = tokens(300);
+                let token = t.sign(&t.access_claims("u1", "user1", "s1", now())).unwrap();
+                let mut bytes = token.clone().into_bytes();
+                let pos = pos % bytes.len();
+                prop_assume!(bytes[pos] != byte);
+                bytes[pos] = byte;
+                let Ok(mutated) = String::from_utf8(bytes) else { return Ok(()) };
+                if let Ok(claims) = t.decode_any(&mutated) {
+                    // Only the last signature character has spare bits; the claims are intact.
+                    prop_assert_eq!(pos, token.len() - 1);
+                    prop_assert_eq!(claims.user_id, "u1");
+                }
+            }
+
+            /// Any claims an attacker chooses, signed with any other key, are refused.
+            #[test]
+            fn other_keys_never_verify(user in "[a-z0-9]{1,12}", secret in proptest::collection::vec(any::<u8>(), 32..64)) {
+                let t = tokens(300);
+                let mut claims = t.access_claims(&user, &user, "s1", now());
+                claims.token_type = TokenType::Access;
+                let mut header = Header::new(Algorithm::HS256);
+                header.kid = Some(t.kid.clone());
+                let forged = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&secret)).unwrap();
+                prop_assert!(t.decode_any(&forged).is_err());
+            }
+        }
     }
 }
