@@ -70,6 +70,11 @@ pub struct Config {
     #[arg(long, env = "LOGIN_LOCK_BASE", default_value = "1s", value_parser = parse_duration)]
     pub login_lock_base: Duration,
 
+    /// Comma-separated origins (https://app.example.com) allowed to call the API from a
+    /// browser. Empty: same-origin only.
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub cors_allowed_origins: Vec<String>,
+
     /// Comma-separated proxy addresses whose X-Forwarded-For is believed.
     #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -110,6 +115,17 @@ impl Config {
         }
         if self.jwt_leeway > Duration::from_secs(300) {
             return Err("JWT_LEEWAY above 5 minutes would make expiry meaningless".into());
+        }
+        for origin in &self.cors_allowed_origins {
+            let valid = (origin.starts_with("https://") || origin.starts_with("http://"))
+                && !origin.ends_with('/')
+                && axum::http::HeaderValue::from_str(origin).is_ok();
+            if !valid {
+                return Err(format!(
+                    "CORS_ALLOWED_ORIGINS: {origin:?} is not an origin like https://app.example.com \
+                     (no wildcard, no path)"
+                ));
+            }
         }
         if self.hash_concurrency == Some(0) {
             return Err("HASH_CONCURRENCY must be at least 1".into());
@@ -196,6 +212,21 @@ mod tests {
     fn nonsense_combinations_are_refused() {
         let c = Config::from_args(["server", "--access-token-lifetime", "2d"]).unwrap();
         assert!(c.validate().unwrap_err().contains("REFRESH_TOKEN_LIFETIME"));
+    }
+
+    #[test]
+    fn cors_origins_must_be_origins() {
+        for bad in ["*", "app.example.com", "https://app.example.com/"] {
+            let c = Config::from_args(["server", "--cors-allowed-origins", bad]).unwrap();
+            assert!(c.validate().unwrap_err().contains("CORS_ALLOWED_ORIGINS"), "{bad}");
+        }
+        let c = Config::from_args([
+            "server",
+            "--cors-allowed-origins",
+            "https://a.example,http://localhost:5173",
+        ])
+        .unwrap();
+        assert!(c.validate().is_ok());
     }
 
     #[test]

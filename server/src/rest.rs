@@ -7,13 +7,31 @@ use app::server::{AuthService, ClientMeta};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State};
 use axum::extract::{DefaultBodyLimit, Path};
+use axum::http::Method;
 use axum::http::{HeaderValue, StatusCode, header, request::Parts};
 use axum::routing::{MethodRouter, any, delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
+
+/// CORS for the API: nothing (same-origin only) unless origins are configured; then exactly
+/// those, for bearer-token calls. Credentials (cookies) are never allowed cross-origin.
+pub fn cors(allowed_origins: &[String]) -> Option<CorsLayer> {
+    if allowed_origins.is_empty() {
+        return None;
+    }
+    let origins = allowed_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok());
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST, Method::DELETE])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
+}
 
 pub fn router() -> Router<AppState> {
     let endpoints: [(&str, MethodRouter<AppState>); 9] = [

@@ -45,7 +45,7 @@ impl Application {
             // Outside cargo-leptos (plain `cargo test`); the name is only used for asset URLs.
             leptos_options.output_name = "leptos_auth".into();
         }
-        let router = router(AppState { leptos_options, auth: auth.clone() });
+        let router = router(AppState { leptos_options, auth: auth.clone() }, &config.cors_allowed_origins);
         Ok(Self { listener, router, auth })
     }
 
@@ -100,7 +100,7 @@ pub async fn auth_service(config: &Config) -> anyhow::Result<AuthService> {
 /// answered in the API's error shape).
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-fn router(state: AppState) -> Router {
+fn router(state: AppState, cors_allowed_origins: &[String]) -> Router {
     let routes = generate_route_list(App);
     let auth = state.auth.clone();
     // `cargo leptos watch` serves a live-reload websocket the page must be allowed to reach.
@@ -112,8 +112,12 @@ fn router(state: AppState) -> Router {
         headers::set_page_csp(dev_reload.as_deref());
     };
     let [nosniff, referrer, frames, opener] = headers::static_layers();
+    let api = match rest::cors(cors_allowed_origins) {
+        Some(cors) => rest::router().layer(cors),
+        None => rest::router(),
+    };
     Router::new()
-        .merge(rest::router())
+        .merge(api)
         .leptos_routes_with_context(&state, routes, leptos_context.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

@@ -993,3 +993,36 @@ async fn headers_that_name_outside_keys_are_never_followed() {
     assert_eq!(payload["iss"], "leptos-auth");
     assert_eq!(payload["aud"], "leptos-auth");
 }
+
+#[tokio::test]
+async fn cors_is_same_origin_unless_origins_are_allowed_and_then_only_those() {
+    let preflight = |app: &TestApp, origin: &'static str| {
+        app.http
+            .request(reqwest::Method::OPTIONS, format!("{}/api/token/", app.base))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+    };
+    let closed = spawn_app().await;
+    let res = preflight(&closed, "https://app.example.com").await.unwrap();
+    assert!(!res.headers().contains_key("access-control-allow-origin"));
+
+    let open =
+        spawn_app_with(&["--cors-allowed-origins", "https://app.example.com,http://localhost:5173"]).await;
+    let res = preflight(&open, "https://app.example.com").await.unwrap();
+    assert_eq!(res.headers()["access-control-allow-origin"], "https://app.example.com");
+    assert!(!res.headers().contains_key("access-control-allow-credentials"), "never with credentials");
+    let res = preflight(&open, "https://evil.example").await.unwrap();
+    assert!(!res.headers().contains_key("access-control-allow-origin"));
+    let res = open
+        .http
+        .post(format!("{}/api/token/", open.base))
+        .header("origin", "http://localhost:5173")
+        .json(&json!({"username": "user1", "password": "password1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["access-control-allow-origin"], "http://localhost:5173");
+}
