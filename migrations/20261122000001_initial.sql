@@ -68,3 +68,14 @@ CREATE TABLE audit_events (
 );
 CREATE INDEX audit_events_user_at ON audit_events (user_id, at);
 CREATE INDEX audit_events_at ON audit_events (at);
+
+-- Signing keys (see app/src/server/keys.rs). The newest of the configured algorithm signs;
+-- older ones verify until their last token has expired. The private halves are secrets:
+-- the data folder is created 0700.
+CREATE TABLE signing_keys (
+    kid         TEXT PRIMARY KEY,
+    alg         TEXT NOT NULL,          -- EdDSA | HS256
+    private_key TEXT NOT NULL,          -- base64: PKCS#8 DER (EdDSA) or the secret (HS256)
+    public_key  TEXT,                   -- base64: raw Ed25519 public key
+    created_at  BIGINT NOT NULL
+);

@@ -49,6 +49,9 @@ pub enum Command {
         #[arg(long)]
         username: String,
     },
+    /// Make a new signing key. New tokens use it (running servers pick it up within 30 s);
+    /// tokens signed with older keys stay valid until they expire.
+    RotateKey,
     /// Print a user's most recent audit events, newest first.
     Audit {
         #[arg(long)]
@@ -78,6 +81,11 @@ impl Cli {
             }
             Command::DisableUser { username } => set_disabled(&self.config, &username, true).await,
             Command::EnableUser { username } => set_disabled(&self.config, &username, false).await,
+            Command::RotateKey => {
+                let kid = auth_service(&self.config).await?.rotate_key().await.map_err(anyhow::Error::msg)?;
+                println!("New signing key {kid}; older keys keep verifying until their tokens expire.");
+                Ok(())
+            }
             Command::Audit { username, limit } => {
                 let auth = auth_service(&self.config).await?;
                 let entries = auth.audit_log(&username, limit).await.map_err(anyhow::Error::msg)?;

@@ -49,7 +49,14 @@ pub struct Config {
     #[arg(long, env = "JWT_LEEWAY", default_value = "0s", value_parser = parse_duration)]
     pub jwt_leeway: Duration,
 
-    /// HS256 signing key, at least 32 bytes. Set it by environment, not on the command line.
+    /// Token signing algorithm: EdDSA (Ed25519, public keys at /.well-known/jwks.json) or
+    /// HS256 (a shared secret).
+    #[arg(long, env = "JWT_ALGORITHM", default_value = "EdDSA")]
+    pub jwt_algorithm: app::server::KeyAlgorithm,
+
+    /// A fixed HS256 signing key, at least 32 bytes (only with JWT_ALGORITHM=HS256). Set it
+    /// by environment, not on the command line. Unset: keys are generated and kept in the
+    /// database.
     #[arg(long, env = "JWT_SECRET", hide = true, hide_env_values = true)]
     pub jwt_secret: Option<Secret>,
 
@@ -126,6 +133,9 @@ impl Config {
                      (no wildcard, no path)"
                 ));
             }
+        }
+        if self.jwt_secret.is_some() && self.jwt_algorithm != app::server::KeyAlgorithm::HS256 {
+            return Err("JWT_SECRET is an HS256 key: set JWT_ALGORITHM=HS256 to use it".into());
         }
         if self.hash_concurrency == Some(0) {
             return Err("HASH_CONCURRENCY must be at least 1".into());

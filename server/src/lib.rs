@@ -6,7 +6,6 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod headers;
-pub mod keys;
 pub mod rest;
 pub mod startup;
 

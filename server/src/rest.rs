@@ -51,6 +51,7 @@ pub fn router() -> Router<AppState> {
         router = router.route(path, handler.clone()).route(&format!("{path}/"), handler);
     }
     router
+        .route("/.well-known/jwks.json", get(jwks))
         .route("/api/{*rest}", any(not_found))
         // Credentials and tokens are small; anything bigger is refused before it is parsed.
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
@@ -161,6 +162,11 @@ async fn change_password(
 ) -> Result<Json<Value>, ApiError> {
     auth.change_password(&access, change, meta).await?;
     Ok(Json(json!({})))
+}
+
+/// The public keys that verify access tokens (RFC 7517), for other services.
+async fn jwks(State(auth): State<AuthService>) -> Json<Value> {
+    Json(auth.jwks())
 }
 
 async fn not_found() -> ApiError {

@@ -2,10 +2,10 @@
 //! port 0 gives tests a random port; `local_addr` says which.
 
 use crate::config::Config;
-use crate::{db, headers, keys, rest};
+use crate::{db, headers, rest};
 use anyhow::Context;
 use app::api::ApiError;
-use app::server::{AuthService, AuthSettings, LimitSettings, TokenSettings};
+use app::server::{AuthService, AuthSettings, KeySource, LimitSettings, TokenSettings};
 use app::{App, shell};
 use axum::Router;
 use axum::body::Body;
@@ -60,6 +60,7 @@ impl Application {
     /// Serves until SIGINT or SIGTERM, then finishes the requests in flight.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         tokio::spawn(prune_hourly(self.auth.clone()));
+        tokio::spawn(reload_keys_periodically(self.auth.clone()));
         tracing::info!(addr = %self.local_addr(), "listening");
         axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown_signal())
@@ -73,7 +74,10 @@ pub async fn auth_service(config: &Config) -> anyhow::Result<AuthService> {
     config.validate().map_err(anyhow::Error::msg)?;
     create_data_dir(&config.data_dir)?;
     let pool = db::connect(&config.database_url()).await?;
-    let key = keys::load_or_create(config.jwt_secret.as_ref(), &config.data_dir)?;
+    let keys = match &config.jwt_secret {
+        Some(secret) => KeySource::Secret(secret.expose().as_bytes().to_vec()),
+        None => KeySource::Stored(config.jwt_algorithm),
+    };
     let settings = AuthSettings {
         tokens: TokenSettings {
             access_lifetime: config.access_token_lifetime,
@@ -93,7 +97,9 @@ pub async fn auth_service(config: &Config) -> anyhow::Result<AuthService> {
             login_lock_base_secs: config.login_lock_base.as_secs().max(1),
         },
     };
-    AuthService::new(pool, &key, settings).context("starting the auth service")
+    AuthService::start(pool, keys, settings)
+        .await
+        .map_err(|e| anyhow::anyhow!("starting the auth service: {e}"))
 }
 
 /// The largest request body accepted anywhere (REST bodies have a lower limit of their own,
@@ -153,6 +159,18 @@ async fn server_fn_responses(req: Request, next: Next) -> Response {
         parts.headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Picks up keys rotated by the CLI or another instance.
+async fn reload_keys_periodically(auth: AuthService) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(30));
+    every.tick().await;
+    loop {
+        every.tick().await;
+        if let Err(e) = auth.reload_keys().await {
+            tracing::warn!(error = %e, "reloading signing keys failed; keeping the current ones");
+        }
+    }
 }
 
 /// Keeps the session tables from growing without bound.

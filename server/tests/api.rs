@@ -1026,3 +1026,83 @@ async fn cors_is_same_origin_unless_origins_are_allowed_and_then_only_those() {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["access-control-allow-origin"], "http://localhost:5173");
 }
+
+fn header_of(token: &str) -> Value {
+    serde_json::from_slice(&B64.decode(token.split('.').next().unwrap()).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn access_tokens_are_ed25519_and_verifiable_by_anyone_with_the_jwk_set() {
+    let app = spawn_app().await;
+    let pair = app.login("user1", "password1").await;
+    let access = pair["access"].as_str().unwrap();
+    assert_eq!(header_of(access)["alg"], "EdDSA");
+    let res = app.http.get(format!("{}/.well-known/jwks.json", app.base)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let jwks: Value = res.json().await.unwrap();
+    let key = &jwks["keys"][0];
+    assert_eq!(key["kid"], header_of(access)["kid"]);
+    assert!(key.get("d").is_none(), "never the private half");
+
+    // Another service verifies the token with nothing but the published key.
+    let decoding = jsonwebtoken::DecodingKey::from_ed_components(key["x"].as_str().unwrap()).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
+    validation.set_audience(&["leptos-auth"]);
+    validation.set_issuer(&["leptos-auth"]);
+    let verified = jsonwebtoken::decode::<Value>(access, &decoding, &validation).unwrap();
+    assert_eq!(verified.claims["username"], "user1");
+}
+
+#[tokio::test]
+async fn key_rotation_keeps_old_tokens_valid_and_signs_new_ones_with_the_new_key() {
+    let app = spawn_app().await;
+    let before = app.login("user1", "password1").await;
+    let old_kid = header_of(before["access"].as_str().unwrap())["kid"].clone();
+    let new_kid = app.auth.rotate_key().await.unwrap();
+    assert_ne!(Value::String(new_kid.clone()), old_kid);
+
+    assert_eq!(app.profile(before["access"].as_str().unwrap()).await.0, StatusCode::OK, "old access token");
+    let (status, rotated) = app.post("/api/token/refresh/", json!({"refresh": before["refresh"]})).await;
+    assert_eq!(status, StatusCode::OK, "old refresh token");
+    assert_eq!(header_of(rotated["access"].as_str().unwrap())["kid"], new_kid.as_str());
+    let after = app.login("user2", "password2").await;
+    assert_eq!(header_of(after["access"].as_str().unwrap())["kid"], new_kid.as_str());
+
+    let jwks: Value = app
+        .http
+        .get(format!("{}/.well-known/jwks.json", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kids: Vec<&Value> = jwks["keys"].as_array().unwrap().iter().map(|k| &k["kid"]).collect();
+    assert_eq!(kids.len(), 2);
+    assert!(kids.contains(&&old_kid));
+}
+
+#[tokio::test]
+async fn hs256_stays_available_by_configuration() {
+    let secret = "an operator-chosen secret of at least 32 bytes";
+    let app = spawn_app_with(&["--jwt-algorithm", "HS256", "--jwt-secret", secret]).await;
+    let pair = app.login("user1", "password1").await;
+    let access = pair["access"].as_str().unwrap();
+    assert_eq!(header_of(access)["alg"], "HS256");
+    assert_eq!(app.profile(access).await.0, StatusCode::OK);
+    let jwks: Value = app
+        .http
+        .get(format!("{}/.well-known/jwks.json", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks, json!({"keys": []}), "a shared secret is never published");
+    assert!(app.auth.rotate_key().await.is_err(), "rotate JWT_SECRET by changing it");
+    // An EdDSA token (another instance's, or an attacker's) is refused: one algorithm only.
+    let other = spawn_app().await;
+    let eddsa = other.login("user1", "password1").await;
+    assert_eq!(app.profile(eddsa["access"].as_str().unwrap()).await.0, StatusCode::UNAUTHORIZED);
+}

@@ -133,11 +133,19 @@ fn the_server_refuses_to_start_on_an_invalid_setting() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("REFRESH_TOKEN_LIFETIME"));
     let out = server()
         .args(["--data-dir", data.path().to_str().unwrap(), "--addr", "127.0.0.1:0"])
+        .env("JWT_ALGORITHM", "HS256")
         .env("JWT_SECRET", "short")
         .output()
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("at least 32 bytes"));
+    let out = server()
+        .args(["--data-dir", data.path().to_str().unwrap(), "--addr", "127.0.0.1:0"])
+        .env("JWT_SECRET", "a secret that is long enough, but for HS256 only")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("JWT_ALGORITHM=HS256"));
 }
 
 #[tokio::test]
@@ -200,4 +208,28 @@ fn audit_prints_a_users_recent_events() {
     let text = String::from_utf8_lossy(&out.stdout);
     let events: Vec<&str> = text.lines().skip(1).filter_map(|l| l.split_whitespace().nth(1)).collect();
     assert_eq!(events, ["user_disabled", "account_created"], "{text}");
+}
+
+#[test]
+fn rotate_key_makes_a_new_key_that_a_restarted_server_publishes() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    assert!(create_user(dir, "ada", "analytical engine\n").status.success());
+    let out = server().args(["--data-dir", dir, "rotate-key"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let kid = text.split_whitespace().nth(3).unwrap().trim_end_matches(';').to_owned();
+    let server = Running::start(dir, &[]);
+    let jwks: serde_json::Value = get_json(&format!("{}/.well-known/jwks.json", server.base));
+    let kids: Vec<&str> =
+        jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    assert_eq!(kids.len(), 2, "the first key and the new one: {jwks}");
+    assert!(kids.contains(&kid.as_str()), "{kid} in {kids:?}");
+    server.stop();
+}
+
+/// A GET from a plain test: a one-off runtime for reqwest.
+fn get_json(url: &str) -> serde_json::Value {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
 }

@@ -6,6 +6,7 @@
 
 pub mod audit;
 mod error;
+pub mod keys;
 pub mod limits;
 pub mod password;
 mod service;
@@ -13,9 +14,11 @@ mod store;
 pub mod tokens;
 
 pub use error::{ClientMeta, internal_error};
+pub use keys::KeyAlgorithm;
 pub use limits::LimitSettings;
+pub use service::KeySource;
 pub use service::{AuthService, AuthSettings};
-pub use tokens::{SigningKey, TokenSettings};
+pub use tokens::TokenSettings;
 
 /// Seconds since the Unix epoch: the one clock used for tokens and database rows.
 pub fn now() -> u64 {

@@ -2,10 +2,11 @@
 //! wrappers that only translate transport.
 
 use super::audit::{self, Event, Record};
+use super::keys::{KeyAlgorithm, KeyMaterial, KeyRing};
 use super::limits::{Action, LimitSettings, RateLimits, lock_after};
 use super::password::{self, Passwords};
 use super::store::{self, NewSession, NewUser, Rotation, RotationPolicy, TokenRow};
-use super::tokens::{Claims, SigningKey, TokenSettings, TokenType, Tokens, new_jti};
+use super::tokens::{Claims, TokenSettings, TokenType, Tokens, new_jti};
 use super::{ClientMeta, now};
 use crate::api::{
     ApiError, ErrorCode, NewAccount, PasswordChange, Profile, SessionInfo, SessionUser, SignIn, TokenPair,
@@ -28,6 +29,16 @@ pub struct AuthSettings {
     pub limits: LimitSettings,
 }
 
+/// Where the signing keys come from.
+#[derive(Clone)]
+pub enum KeySource {
+    /// One HS256 secret given by the operator (`JWT_SECRET`); rotated by changing it.
+    Secret(Vec<u8>),
+    /// Keys of this algorithm kept in the database: generated on first start, rotated with
+    /// `server rotate-key`, shared by every instance on the same database.
+    Stored(KeyAlgorithm),
+}
+
 /// The application's auth state: database pool, signing key and hasher. Cheap to clone;
 /// handed to axum as state and to Leptos as context.
 #[derive(Clone)]
@@ -39,21 +50,72 @@ struct Inner {
     passwords: Passwords,
     limits: RateLimits,
     login_lock_base_secs: u64,
+    stored_keys: Option<KeyAlgorithm>,
     session_max_lifetime: u64,
     refresh_grace_period: u64,
 }
 
 impl AuthService {
-    pub fn new(db: AnyPool, key: &SigningKey, settings: AuthSettings) -> Result<Self, ApiError> {
+    /// Loads (or on first start creates) the signing keys and builds the service.
+    pub async fn start(db: AnyPool, keys: KeySource, settings: AuthSettings) -> Result<Self, ApiError> {
+        let verify_window = settings.tokens.refresh_lifetime.as_secs() + settings.tokens.leeway.as_secs();
+        let (ring, stored_keys) = match keys {
+            KeySource::Secret(secret) => {
+                let key =
+                    KeyMaterial::from_secret(&secret).map_err(|e| ApiError::invalid("JWT_SECRET", e))?;
+                (KeyRing::new(KeyAlgorithm::HS256, &[key], 0, 0).map_err(key_error)?, None)
+            }
+            KeySource::Stored(alg) => {
+                if store::signing_keys(&db, alg).await?.is_empty() {
+                    let key = KeyMaterial::generate(alg, now()).map_err(key_error)?;
+                    store::insert_signing_key(&db, &key).await?;
+                    tracing::info!(kid = %key.kid, alg = alg.as_str(), "generated the first signing key");
+                }
+                let keys = store::signing_keys(&db, alg).await?;
+                (KeyRing::new(alg, &keys, now(), verify_window).map_err(key_error)?, Some(alg))
+            }
+        };
         Ok(Self(Arc::new(Inner {
             db,
-            tokens: Tokens::new(key, settings.tokens),
+            tokens: Tokens::new(ring, settings.tokens),
             passwords: Passwords::new(settings.hash_concurrency)?,
             limits: RateLimits::new(&settings.limits),
             login_lock_base_secs: settings.limits.login_lock_base_secs,
+            stored_keys,
             session_max_lifetime: settings.session_max_lifetime.as_secs(),
             refresh_grace_period: settings.refresh_grace_period.as_secs(),
         })))
+    }
+
+    /// Makes a new signing key: new tokens use it at once (here; other instances within
+    /// their next key reload), and older keys keep verifying until their tokens expire.
+    pub async fn rotate_key(&self) -> Result<String, ApiError> {
+        let Some(alg) = self.0.stored_keys else {
+            return Err(ApiError::invalid(
+                "JWT_SECRET",
+                "The key comes from JWT_SECRET: rotate it by changing that.",
+            ));
+        };
+        let key = KeyMaterial::generate(alg, now()).map_err(key_error)?;
+        store::insert_signing_key(&self.0.db, &key).await?;
+        tracing::info!(kid = %key.kid, "signing key rotated");
+        self.reload_keys().await?;
+        Ok(key.kid)
+    }
+
+    /// Re-reads the stored keys (a rotation by another instance or the CLI).
+    pub async fn reload_keys(&self) -> Result<(), ApiError> {
+        let Some(alg) = self.0.stored_keys else { return Ok(()) };
+        let settings = self.0.tokens.settings();
+        let window = settings.refresh_lifetime.as_secs() + settings.leeway.as_secs();
+        let keys = store::signing_keys(&self.0.db, alg).await?;
+        self.0.tokens.replace_keys(KeyRing::new(alg, &keys, now(), window).map_err(key_error)?);
+        Ok(())
+    }
+
+    /// The public verification keys, as served at `/.well-known/jwks.json`.
+    pub fn jwks(&self) -> serde_json::Value {
+        self.0.tokens.keys().jwks().clone()
     }
 
     /// The service as provided to Leptos by the server (see `server::startup`).
@@ -433,6 +495,10 @@ impl AuthService {
             expires_in: access.exp - now,
         })
     }
+}
+
+fn key_error(e: String) -> ApiError {
+    super::internal_error("signing keys unusable", e)
 }
 
 /// The key a username is looked up and kept unique by: NFKC-normalised and lower-cased,

@@ -642,3 +642,49 @@ pub async fn recent_audit(
         .collect::<Result<Vec<_>, sqlx::Error>>()
         .map(Some)
 }
+
+pub async fn insert_signing_key(db: &AnyPool, key: &super::keys::KeyMaterial) -> Result<(), sqlx::Error> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    sqlx::query("INSERT INTO signing_keys (kid, alg, private_key, public_key, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(&key.kid)
+        .bind(key.alg.as_str())
+        .bind(b64.encode(&key.private_key))
+        .bind(key.public_key.as_ref().map(|k| b64.encode(k)))
+        .bind(to_i64(key.created_at))
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Every stored key of `alg`, oldest first. Rows that don't decode are skipped and logged.
+pub async fn signing_keys(
+    db: &AnyPool,
+    alg: super::keys::KeyAlgorithm,
+) -> Result<Vec<super::keys::KeyMaterial>, sqlx::Error> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let rows = sqlx::query(
+        "SELECT kid, private_key, public_key, created_at FROM signing_keys WHERE alg = $1 ORDER BY created_at, kid",
+    )
+    .bind(alg.as_str())
+    .fetch_all(db)
+    .await?;
+    let mut keys = Vec::with_capacity(rows.len());
+    for r in rows {
+        let kid: String = r.try_get("kid")?;
+        let private_key = b64.decode(r.try_get::<String, _>("private_key")?);
+        let public_key = r.try_get::<Option<String>, _>("public_key")?.map(|k| b64.decode(k)).transpose();
+        match (private_key, public_key) {
+            (Ok(private_key), Ok(public_key)) => keys.push(super::keys::KeyMaterial {
+                kid,
+                alg,
+                private_key,
+                public_key,
+                created_at: from_i64(r.try_get("created_at")?),
+            }),
+            _ => tracing::error!(%kid, "stored signing key is not valid base64; ignored"),
+        }
+    }
+    Ok(keys)
+}

@@ -1,12 +1,11 @@
-//! JWT minting and checking: the only code that holds the signing key.
+//! JWT minting and checking: the only code that uses the signing keys (see `keys`).
 
+use super::keys::KeyRing;
 use crate::api::ApiError;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Header, Validation};
 use serde::{Deserialize, Serialize};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
-
-/// The minimum HMAC key length: 256 bits (RFC 7518 §3.2 for HS256).
-pub const MIN_KEY_BYTES: usize = 32;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -38,47 +37,6 @@ pub fn new_jti() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-/// An HS256 signing key. Its `Debug` never shows the bytes.
-#[derive(Clone)]
-pub struct SigningKey(Vec<u8>);
-
-impl SigningKey {
-    pub fn new(bytes: Vec<u8>) -> Result<Self, String> {
-        if bytes.len() < MIN_KEY_BYTES {
-            return Err(format!(
-                "the JWT signing key must be at least {MIN_KEY_BYTES} bytes (256 bits); got {}",
-                bytes.len()
-            ));
-        }
-        Ok(Self(bytes))
-    }
-
-    /// A fresh key from the operating system's CSPRNG.
-    pub fn generate() -> Result<Self, String> {
-        let mut bytes = vec![0u8; 64];
-        getrandom::fill(&mut bytes).map_err(|e| format!("no randomness available: {e}"))?;
-        Ok(Self(bytes))
-    }
-
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-
-    /// The key id put in every token's header: a hash prefix of the key, so it names the key
-    /// without revealing it, and a token signed under another key is refused by id first.
-    pub fn kid(&self) -> String {
-        use sha2::{Digest, Sha256};
-        let digest = Sha256::digest(&self.0);
-        digest[..8].iter().map(|b| format!("{b:02x}")).collect()
-    }
-}
-
-impl std::fmt::Debug for SigningKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SigningKey(<redacted>)")
-    }
-}
-
 #[derive(Clone, Debug)]
 pub struct TokenSettings {
     pub access_lifetime: Duration,
@@ -92,29 +50,31 @@ pub struct TokenSettings {
 }
 
 pub struct Tokens {
-    kid: String,
-    encoding: EncodingKey,
-    decoding: DecodingKey,
+    ring: RwLock<Arc<KeyRing>>,
     validation: Validation,
     settings: TokenSettings,
 }
 
 impl Tokens {
-    pub fn new(key: &SigningKey, settings: TokenSettings) -> Self {
-        // Only HS256 is accepted: `alg: none` and algorithm switching fail here.
-        let mut validation = Validation::new(Algorithm::HS256);
+    pub fn new(ring: KeyRing, settings: TokenSettings) -> Self {
+        // Only the configured algorithm is accepted: `alg: none` and algorithm switching
+        // fail here, and only keys of that algorithm are in the ring.
+        let mut validation = Validation::new(ring.alg().jwt());
         validation.leeway = settings.leeway.as_secs();
         validation.validate_exp = true;
         validation.set_issuer(&[&settings.issuer]);
         validation.set_audience(&[&settings.audience]);
         validation.set_required_spec_claims(&["exp", "iat", "jti", "iss", "aud"]);
-        Self {
-            kid: key.kid(),
-            encoding: EncodingKey::from_secret(key.as_bytes()),
-            decoding: DecodingKey::from_secret(key.as_bytes()),
-            validation,
-            settings,
-        }
+        Self { ring: RwLock::new(Arc::new(ring)), validation, settings }
+    }
+
+    /// Swaps in a new key ring (after a rotation, or a reload from the database).
+    pub fn replace_keys(&self, ring: KeyRing) {
+        *self.ring.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(ring);
+    }
+
+    pub fn keys(&self) -> Arc<KeyRing> {
+        self.ring.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     pub fn settings(&self) -> &TokenSettings {
@@ -154,9 +114,11 @@ impl Tokens {
     }
 
     pub fn sign(&self, claims: &Claims) -> Result<String, ApiError> {
-        let mut header = Header::new(Algorithm::HS256);
-        header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding)
+        let ring = self.keys();
+        let (kid, key) = ring.signing();
+        let mut header = Header::new(ring.alg().jwt());
+        header.kid = Some(kid.to_owned());
+        jsonwebtoken::encode(&header, claims, key)
             .map_err(|e| super::internal_error("signing a token failed", e))
     }
 
@@ -175,28 +137,30 @@ impl Tokens {
     /// `jku`, `x5u` and `jwk` headers are never followed (RFC 8725 §3.10).
     pub fn decode_any(&self, token: &str) -> Result<Claims, ApiError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| ApiError::token_not_valid())?;
-        if header.kid.as_deref() != Some(self.kid.as_str()) {
-            tracing::debug!("token refused: unknown key id");
+        let ring = self.keys();
+        let Some(key) = header.kid.as_deref().and_then(|kid| ring.verifying(kid)) else {
+            tracing::debug!("token refused: not one of our key ids");
             return Err(ApiError::token_not_valid());
-        }
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map(|data| data.claims)
-            .map_err(|e| {
-                tracing::debug!(reason = ?e.kind(), "token refused");
-                ApiError::token_not_valid()
-            })
+        };
+        jsonwebtoken::decode::<Claims>(token, key, &self.validation).map(|data| data.claims).map_err(|e| {
+            tracing::debug!(reason = ?e.kind(), "token refused");
+            ApiError::token_not_valid()
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::keys::{KeyAlgorithm, KeyMaterial};
     use super::*;
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use jsonwebtoken::{Algorithm, EncodingKey};
 
-    fn tokens(access_secs: u64) -> Tokens {
+    fn tokens_with(alg: KeyAlgorithm, access_secs: u64) -> Tokens {
+        let key = KeyMaterial::generate(alg, 0).unwrap();
         Tokens::new(
-            &SigningKey::generate().unwrap(),
+            KeyRing::new(alg, &[key], 0, 0).unwrap(),
             TokenSettings {
                 access_lifetime: Duration::from_secs(access_secs),
                 refresh_lifetime: Duration::from_secs(86_400),
@@ -205,6 +169,10 @@ mod tests {
                 audience: "test-audience".into(),
             },
         )
+    }
+
+    fn tokens(access_secs: u64) -> Tokens {
+        tokens_with(KeyAlgorithm::EdDSA, access_secs)
     }
 
     fn now() -> u64 {
@@ -300,12 +268,18 @@ mod tests {
             assert!(t.decode(&t.sign(&claims).unwrap(), TokenType::Access).is_err(), "{tamper}");
         }
         let claims = t.access_claims("u1", "user1", "s1", now());
-        let mut header = Header::new(Algorithm::HS256);
+        let ring = t.keys();
+        let (kid, key) = ring.signing();
+        let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some("not-our-key".into());
-        let token = jsonwebtoken::encode(&header, &claims, &t.encoding).unwrap();
+        let token = jsonwebtoken::encode(&header, &claims, key).unwrap();
         assert!(t.decode(&token, TokenType::Access).is_err(), "right key, wrong kid");
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &t.encoding).unwrap();
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, key).unwrap();
         assert!(t.decode(&token, TokenType::Access).is_err(), "no kid at all");
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(kid.to_owned());
+        let token = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&[1; 32])).unwrap();
+        assert!(t.decode(&token, TokenType::Access).is_err(), "algorithm switched to HS256");
     }
 
     #[test]
@@ -317,10 +291,26 @@ mod tests {
     }
 
     #[test]
-    fn short_keys_are_refused_and_keys_never_print() {
-        assert!(SigningKey::new(vec![7; 31]).is_err());
-        let key = SigningKey::new(vec![7; 32]).unwrap();
-        assert_eq!(format!("{key:?}"), "SigningKey(<redacted>)");
+    fn hs256_works_when_configured_and_is_refused_when_not() {
+        let hs = tokens_with(KeyAlgorithm::HS256, 300);
+        let token = hs.sign(&hs.access_claims("u1", "user1", "s1", now())).unwrap();
+        assert!(hs.decode(&token, TokenType::Access).is_ok());
+        assert!(tokens(300).decode(&token, TokenType::Access).is_err());
+    }
+
+    #[test]
+    fn rotated_keys_keep_old_tokens_valid_and_sign_new_ones() {
+        let old = KeyMaterial::generate(KeyAlgorithm::EdDSA, 100).unwrap();
+        let t = Tokens::new(
+            KeyRing::new(KeyAlgorithm::EdDSA, &[old.clone()], 100, 0).unwrap(),
+            tokens(300).settings.clone(),
+        );
+        let before = t.sign(&t.access_claims("u1", "user1", "s1", now())).unwrap();
+        let new = KeyMaterial::generate(KeyAlgorithm::EdDSA, 200).unwrap();
+        t.replace_keys(KeyRing::new(KeyAlgorithm::EdDSA, &[old, new.clone()], 200, 86_400).unwrap());
+        assert!(t.decode(&before, TokenType::Access).is_ok());
+        let after = t.sign(&t.access_claims("u1", "user1", "s1", now())).unwrap();
+        assert_eq!(jsonwebtoken::decode_header(&after).unwrap().kid.as_deref(), Some(new.kid.as_str()));
     }
 
     mod properties {
@@ -361,7 +351,7 @@ mod tests {
                 let mut claims = t.access_claims(&user, &user, "s1", now());
                 claims.token_type = TokenType::Access;
                 let mut header = Header::new(Algorithm::HS256);
-                header.kid = Some(t.kid.clone());
+                header.kid = Some(t.keys().signing().0.to_owned());
                 let forged = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&secret)).unwrap();
                 prop_assert!(t.decode_any(&forged).is_err());
             }
