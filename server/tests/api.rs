@@ -71,6 +71,12 @@ impl TestApp {
         Self::read(req.send().await.unwrap()).await
     }
 
+    async fn jwks(&self) -> Value {
+        let res = self.http.get(format!("{}/.well-known/jwks.json", self.base)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json().await.unwrap()
+    }
+
     async fn read(res: reqwest::Response) -> (StatusCode, Value) {
         let status = res.status();
         let text = res.text().await.unwrap();
@@ -1037,9 +1043,7 @@ async fn access_tokens_are_ed25519_and_verifiable_by_anyone_with_the_jwk_set() {
     let pair = app.login("user1", "password1").await;
     let access = pair["access"].as_str().unwrap();
     assert_eq!(header_of(access)["alg"], "EdDSA");
-    let res = app.http.get(format!("{}/.well-known/jwks.json", app.base)).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let jwks: Value = res.json().await.unwrap();
+    let jwks = app.jwks().await;
     let key = &jwks["keys"][0];
     assert_eq!(key["kid"], header_of(access)["kid"]);
     assert!(key.get("d").is_none(), "never the private half");
@@ -1068,15 +1072,7 @@ async fn key_rotation_keeps_old_tokens_valid_and_signs_new_ones_with_the_new_key
     let after = app.login("user2", "password2").await;
     assert_eq!(header_of(after["access"].as_str().unwrap())["kid"], new_kid.as_str());
 
-    let jwks: Value = app
-        .http
-        .get(format!("{}/.well-known/jwks.json", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = app.jwks().await;
     let kids: Vec<&Value> = jwks["keys"].as_array().unwrap().iter().map(|k| &k["kid"]).collect();
     assert_eq!(kids.len(), 2);
     assert!(kids.contains(&&old_kid));
@@ -1090,15 +1086,7 @@ async fn hs256_stays_available_by_configuration() {
     let access = pair["access"].as_str().unwrap();
     assert_eq!(header_of(access)["alg"], "HS256");
     assert_eq!(app.profile(access).await.0, StatusCode::OK);
-    let jwks: Value = app
-        .http
-        .get(format!("{}/.well-known/jwks.json", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = app.jwks().await;
     assert_eq!(jwks, json!({"keys": []}), "a shared secret is never published");
     assert!(app.auth.rotate_key().await.is_err(), "rotate JWT_SECRET by changing it");
     // An EdDSA token (another instance's, or an attacker's) is refused: one algorithm only.
