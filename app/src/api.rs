@@ -1,12 +1,15 @@
 //! The types that cross the wire: request and response bodies and the one error type.
 //! Compiled for the server and the browser alike, so nothing here may carry a password
-//! hash, a signing key or anything else that must stay on the server.
+//! hash, a signing key or anything else that must stay on the server. On the server the
+//! types also describe themselves for the OpenAPI document (`cfg_attr`: the browser
+//! bundle carries none of that).
 
 use serde::{Deserialize, Serialize};
 
 /// An access/refresh pair as the REST contract returns it. Field order matters: `access`
 /// first (see ../shared/CONTRACT.md on clients that decode the whole stored JSON string).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TokenPair {
     pub access: String,
     pub refresh: String,
@@ -31,6 +34,7 @@ pub struct SignIn {
 
 /// A user's own profile.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Profile {
     pub username: String,
     pub first_name: String,
@@ -40,6 +44,7 @@ pub struct Profile {
 
 /// One of the user's live sessions (a login on some device).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SessionInfo {
     pub id: String,
     /// Unix seconds.
@@ -53,6 +58,7 @@ pub struct SessionInfo {
 
 /// A password change. Not `Debug`: it carries passwords.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PasswordChange {
     pub current_password: String,
     pub new_password: String,
@@ -60,6 +66,7 @@ pub struct PasswordChange {
 
 /// A registration request. Deliberately not `Debug`-derived: it carries a password.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewAccount {
     pub username: String,
     pub password: String,
@@ -81,6 +88,7 @@ impl std::fmt::Debug for NewAccount {
 /// Names follow djangorestframework-simplejwt where it has one, so its clients keep working.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum ErrorCode {
     /// Wrong username or password; one message whether or not the user exists.
     NoActiveAccount,
@@ -132,6 +140,7 @@ impl ErrorCode {
 /// endpoints and for the server functions.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{detail}")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ApiError {
     pub detail: String,
     pub code: ErrorCode,

@@ -2,7 +2,7 @@
 //! answering each path with and without its trailing slash.
 
 use crate::startup::AppState;
-use app::api::{ApiError, ErrorCode, PasswordChange, Profile, SessionInfo, TokenPair};
+use app::api::{ApiError, ErrorCode, NewAccount, PasswordChange, Profile, SessionInfo, TokenPair};
 use app::server::{AuthService, ClientMeta};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State};
@@ -16,6 +16,8 @@ use serde_json::{Value, json};
 use std::net::SocketAddr;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
 
 /// CORS for the API: nothing (same-origin only) unless origins are configured; then exactly
 /// those, for bearer-token calls. Credentials (cookies) are never allowed cross-origin.
@@ -52,6 +54,7 @@ pub fn router() -> Router<AppState> {
     }
     router
         .route("/.well-known/jwks.json", get(jwks))
+        .route("/api/openapi.json", get(openapi))
         .route("/api/{*rest}", any(not_found))
         // Credentials and tokens are small; anything bigger is refused before it is parsed.
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
@@ -63,26 +66,59 @@ pub fn router() -> Router<AppState> {
         ))
 }
 
+/// The API described for other clients, generated from the handlers and types above.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Leptos Auth API",
+        description = "JWT login with rotating refresh tokens; simplejwt-compatible (../shared/CONTRACT.md). \
+                       Every path is also answered without its trailing slash."
+    ),
+    paths(token, refresh, verify, blacklist, profile, register, list_sessions, revoke_session,
+          logout_everywhere, change_password, jwks),
+    components(schemas(ErrorCode)),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build();
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
 /// Request bodies of the API: generous for passphrases and tokens, small for everything else.
 pub const MAX_JSON_BYTES: usize = 16 * 1024;
 
 /// Deliberately not `Debug`: it carries a password.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct Credentials {
     username: String,
     password: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct RefreshBody {
     refresh: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct TokenBody {
     token: String,
 }
 
+#[utoipa::path(post, path = "/api/token/", tag = "tokens", request_body = Credentials,
+    description = "Log in: a new session and its first token pair.",
+    responses((status = 200, body = TokenPair), (status = 401, description = "Bad credentials", body = ApiError),
+        (status = 422, body = ApiError), (status = 429, body = ApiError)))]
 async fn token(
     State(auth): State<AuthService>,
     Client(meta): Client,
@@ -91,6 +127,9 @@ async fn token(
     Ok(Json(auth.login(&body.username, body.password, meta).await?.tokens))
 }
 
+#[utoipa::path(post, path = "/api/token/refresh/", tag = "tokens", request_body = RefreshBody,
+    description = "Rotate: a new pair; the presented refresh token is dead (a replay within the grace window gets the same pair).",
+    responses((status = 200, body = TokenPair), (status = 401, body = ApiError), (status = 429, body = ApiError)))]
 async fn refresh(
     State(auth): State<AuthService>,
     Client(meta): Client,
@@ -99,6 +138,8 @@ async fn refresh(
     Ok(Json(auth.refresh(&body.refresh, meta).await?))
 }
 
+#[utoipa::path(post, path = "/api/token/verify/", tag = "tokens", request_body = TokenBody,
+    responses((status = 200, description = "`{}`: the token is good"), (status = 401, body = ApiError)))]
 async fn verify(
     State(auth): State<AuthService>,
     ApiJson(body): ApiJson<TokenBody>,
@@ -107,6 +148,9 @@ async fn verify(
     Ok(Json(json!({})))
 }
 
+#[utoipa::path(post, path = "/api/token/blacklist/", tag = "tokens", request_body = RefreshBody,
+    description = "Log out: the refresh token's session ends, access tokens included.",
+    responses((status = 200, description = "`{}`"), (status = 401, body = ApiError)))]
 async fn blacklist(
     State(auth): State<AuthService>,
     Client(meta): Client,
@@ -116,18 +160,25 @@ async fn blacklist(
     Ok(Json(json!({})))
 }
 
+#[utoipa::path(get, path = "/api/profile/", tag = "account", security(("bearer" = [])),
+    responses((status = 200, body = Profile), (status = 401, body = ApiError)))]
 async fn profile(State(auth): State<AuthService>, Bearer(access): Bearer) -> Result<Json<Profile>, ApiError> {
     Ok(Json(auth.profile(&access).await?))
 }
 
+#[utoipa::path(post, path = "/api/register/", tag = "account", request_body = NewAccount,
+    responses((status = 201, body = Profile), (status = 400, body = ApiError), (status = 409, body = ApiError),
+        (status = 422, body = ApiError), (status = 429, body = ApiError)))]
 async fn register(
     State(auth): State<AuthService>,
     Client(meta): Client,
-    ApiJson(form): ApiJson<app::api::NewAccount>,
+    ApiJson(form): ApiJson<NewAccount>,
 ) -> Result<(StatusCode, Json<Profile>), ApiError> {
     Ok((StatusCode::CREATED, Json(auth.register(form, meta).await?)))
 }
 
+#[utoipa::path(get, path = "/api/sessions/", tag = "sessions", security(("bearer" = [])),
+    responses((status = 200, body = Vec<SessionInfo>), (status = 401, body = ApiError)))]
 async fn list_sessions(
     State(auth): State<AuthService>,
     Bearer(access): Bearer,
@@ -135,6 +186,9 @@ async fn list_sessions(
     Ok(Json(auth.sessions(&access).await?))
 }
 
+#[utoipa::path(delete, path = "/api/sessions/{id}/", tag = "sessions", security(("bearer" = [])),
+    params(("id" = String, Path, description = "A session id from the session list")),
+    responses((status = 200, description = "`{}`"), (status = 401, body = ApiError), (status = 404, body = ApiError)))]
 async fn revoke_session(
     State(auth): State<AuthService>,
     Client(meta): Client,
@@ -145,6 +199,9 @@ async fn revoke_session(
     Ok(Json(json!({})))
 }
 
+#[utoipa::path(delete, path = "/api/sessions/", tag = "sessions", security(("bearer" = [])),
+    description = "Sign out everywhere: every session of the caller ends.",
+    responses((status = 200, description = "`{}`"), (status = 401, body = ApiError)))]
 async fn logout_everywhere(
     State(auth): State<AuthService>,
     Client(meta): Client,
@@ -154,6 +211,9 @@ async fn logout_everywhere(
     Ok(Json(json!({})))
 }
 
+#[utoipa::path(post, path = "/api/password/", tag = "account", security(("bearer" = [])),
+    request_body = PasswordChange, description = "Every other session of the caller ends.",
+    responses((status = 200, description = "`{}`"), (status = 400, body = ApiError), (status = 401, body = ApiError)))]
 async fn change_password(
     State(auth): State<AuthService>,
     Client(meta): Client,
@@ -164,6 +224,8 @@ async fn change_password(
     Ok(Json(json!({})))
 }
 
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "tokens",
+    responses((status = 200, description = "The public keys that verify access tokens (RFC 7517)")))]
 /// The public keys that verify access tokens (RFC 7517), for other services.
 async fn jwks(State(auth): State<AuthService>) -> Json<Value> {
     Json(auth.jwks())

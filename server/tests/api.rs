@@ -1094,3 +1094,44 @@ async fn hs256_stays_available_by_configuration() {
     let eddsa = other.login("user1", "password1").await;
     assert_eq!(app.profile(eddsa["access"].as_str().unwrap()).await.0, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_endpoint_of_the_contract_and_beyond() {
+    let app = spawn_app().await;
+    let res = app.http.get(format!("{}/api/openapi.json", app.base)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let doc: Value = res.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let methods_of = |path: &str| -> Vec<String> {
+        let mut m: Vec<String> =
+            doc["paths"][path].as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+        m.retain(|k| k != "parameters");
+        m.sort();
+        m
+    };
+    // ../shared/CONTRACT.md, row by row.
+    for (path, method) in [
+        ("/api/token/", "post"),
+        ("/api/token/refresh/", "post"),
+        ("/api/token/verify/", "post"),
+        ("/api/token/blacklist/", "post"),
+        ("/api/profile/", "get"),
+        ("/api/register/", "post"),
+    ] {
+        assert_eq!(methods_of(path), [method], "{path}");
+    }
+    assert_eq!(methods_of("/api/sessions/"), ["delete", "get"]);
+    assert_eq!(methods_of("/api/sessions/{id}/"), ["delete"]);
+    assert_eq!(methods_of("/api/password/"), ["post"]);
+    assert_eq!(methods_of("/.well-known/jwks.json"), ["get"]);
+    assert_eq!(doc["paths"].as_object().unwrap().len(), 10, "nothing undocumented, nothing extra");
+
+    let schemas = &doc["components"]["schemas"];
+    let token_pair: Vec<&str> =
+        schemas["TokenPair"]["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(token_pair, ["access", "refresh", "expires_in"]);
+    assert!(schemas["ApiError"]["properties"]["detail"].is_object());
+    assert!(schemas["ErrorCode"]["enum"].as_array().unwrap().contains(&json!("token_not_valid")));
+    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    assert_eq!(doc["paths"]["/api/register/"]["post"]["responses"]["409"].is_object(), true);
+}
