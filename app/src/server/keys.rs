@@ -64,13 +64,14 @@ impl std::fmt::Debug for KeyMaterial {
 }
 
 impl KeyMaterial {
-    /// A new key from the operating system's CSPRNG, with a random `kid`.
+    /// A new key from the operating system's CSPRNG. Its `kid` is a UUIDv7: unique, and in
+    /// creation order even for two keys made within the same second (the newest signs).
     pub fn generate(alg: KeyAlgorithm, now: u64) -> Result<Self, String> {
         let random = |n: usize| {
             let mut bytes = vec![0u8; n];
             getrandom::fill(&mut bytes).map(|()| bytes).map_err(|e| format!("no randomness available: {e}"))
         };
-        let kid = random(8)?.iter().map(|b| format!("{b:02x}")).collect();
+        let kid = uuid::Uuid::now_v7().simple().to_string();
         let (private_key, public_key) = match alg {
             KeyAlgorithm::HS256 => (random(64)?, None),
             KeyAlgorithm::EdDSA => {
@@ -212,6 +213,16 @@ mod tests {
         k1.public_key = None;
         assert!(KeyRing::new(KeyAlgorithm::EdDSA, &[k1], 0, 0).is_err());
         assert!(KeyRing::new(KeyAlgorithm::EdDSA, &[hs], 0, 0).is_err(), "no key of the algorithm");
+    }
+
+    #[test]
+    fn of_two_keys_made_in_the_same_second_the_later_one_signs() {
+        for _ in 0..50 {
+            let first = KeyMaterial::generate(KeyAlgorithm::EdDSA, 100).unwrap();
+            let second = KeyMaterial::generate(KeyAlgorithm::EdDSA, 100).unwrap();
+            let ring = KeyRing::new(KeyAlgorithm::EdDSA, &[second.clone(), first], 100, 60).unwrap();
+            assert_eq!(ring.signing().0, second.kid);
+        }
     }
 
     #[test]
