@@ -58,7 +58,6 @@ struct Inner {
 impl AuthService {
     /// Loads (or on first start creates) the signing keys and builds the service.
     pub async fn start(db: AnyPool, keys: KeySource, settings: AuthSettings) -> Result<Self, ApiError> {
-        let verify_window = settings.tokens.refresh_lifetime.as_secs() + settings.tokens.leeway.as_secs();
         let (ring, stored_keys) = match keys {
             KeySource::Secret(secret) => {
                 let key =
@@ -71,8 +70,7 @@ impl AuthService {
                     store::insert_signing_key(&db, &key).await?;
                     tracing::info!(kid = %key.kid, alg = alg.as_str(), "generated the first signing key");
                 }
-                let keys = store::signing_keys(&db, alg).await?;
-                (KeyRing::new(alg, &keys, now(), verify_window).map_err(key_error)?, Some(alg))
+                (load_ring(&db, alg, &settings.tokens).await?, Some(alg))
             }
         };
         Ok(Self(Arc::new(Inner {
@@ -106,10 +104,7 @@ impl AuthService {
     /// Re-reads the stored keys (a rotation by another instance or the CLI).
     pub async fn reload_keys(&self) -> Result<(), ApiError> {
         let Some(alg) = self.0.stored_keys else { return Ok(()) };
-        let settings = self.0.tokens.settings();
-        let window = settings.refresh_lifetime.as_secs() + settings.leeway.as_secs();
-        let keys = store::signing_keys(&self.0.db, alg).await?;
-        self.0.tokens.replace_keys(KeyRing::new(alg, &keys, now(), window).map_err(key_error)?);
+        self.0.tokens.replace_keys(load_ring(&self.0.db, alg, self.0.tokens.settings()).await?);
         Ok(())
     }
 
@@ -124,10 +119,6 @@ impl AuthService {
             tracing::error!("AuthService missing from the Leptos context");
             ApiError::internal()
         })
-    }
-
-    pub fn db(&self) -> &AnyPool {
-        &self.0.db
     }
 
     /// Username and password in, a new session out. Unknown user, wrong password and
@@ -495,6 +486,14 @@ impl AuthService {
             expires_in: access.exp - now,
         })
     }
+}
+
+/// The stored keys of `alg` as a ring: an old key verifies as long as a refresh token it
+/// signed can live.
+async fn load_ring(db: &AnyPool, alg: KeyAlgorithm, tokens: &TokenSettings) -> Result<KeyRing, ApiError> {
+    let window = tokens.refresh_lifetime.as_secs() + tokens.leeway.as_secs();
+    let keys = store::signing_keys(db, alg).await?;
+    KeyRing::new(alg, &keys, now(), window).map_err(key_error)
 }
 
 fn key_error(e: String) -> ApiError {
