@@ -14,10 +14,19 @@ struct TestApp {
     _data: tempfile::TempDir,
 }
 
-/// Starts the real application with demo users on 127.0.0.1:0.
+/// Starts the real application with demo users on 127.0.0.1:0, on a fresh database: a
+/// temporary SQLite file, or, when `TEST_POSTGRES_URL` is set (scripts/test does), a new
+/// PostgreSQL database named with `TEST_DB_PREFIX` (scripts/test drops them afterwards).
 async fn spawn_app_with(extra: &[&str]) -> TestApp {
     let data = tempfile::tempdir().unwrap();
+    let database_url = match std::env::var("TEST_POSTGRES_URL") {
+        Ok(server) => Some(fresh_postgres_database(&server).await),
+        Err(_) => None,
+    };
     let mut args = vec!["server", "--addr", "127.0.0.1:0", "--data-dir", data.path().to_str().unwrap()];
+    if let Some(url) = &database_url {
+        args.extend_from_slice(&["--database-url", url]);
+    }
     args.extend_from_slice(extra);
     let config = server::Config::from_args(args).unwrap();
     let app = server::Application::build(&config).await.expect("the app starts");
@@ -26,6 +35,25 @@ async fn spawn_app_with(extra: &[&str]) -> TestApp {
     let auth = app.auth().clone();
     tokio::spawn(app.run_until_stopped());
     TestApp { base, http: reqwest::Client::new(), auth, _data: data }
+}
+
+async fn fresh_postgres_database(server: &str) -> String {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let prefix = std::env::var("TEST_DB_PREFIX").unwrap_or_else(|_| "leptos_auth_test_".into());
+    let name = format!("{prefix}{}", uuid_like());
+    let mut admin =
+        sqlx::AnyConnection::connect(&format!("{server}/postgres")).await.expect("PostgreSQL reachable");
+    // The name is ours (prefix + pid + time + counter), never user input.
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.unwrap();
+    format!("{server}/{name}")
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{}_{}_{}", std::process::id(), nanos, N.fetch_add(1, Ordering::Relaxed))
 }
 
 async fn spawn_app() -> TestApp {
