@@ -642,6 +642,8 @@ async fn users_see_their_own_sessions_and_can_end_one() {
     assert_error_shape(&body, "not_found");
     let (status, _) = app.profile(tims["access"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::OK);
+    let (status, _) = app.post("/api/token/refresh/", json!({"refresh": tims["refresh"]})).await;
+    assert_eq!(status, StatusCode::OK, "not even Tim's refresh tokens are touched");
 
     let (status, _) = app
         .send(reqwest::Method::DELETE, &format!("/api/sessions/{phone_sid}/"), &laptop["access"], None)
@@ -1162,4 +1164,16 @@ async fn the_openapi_document_describes_every_endpoint_of_the_contract_and_beyon
     assert!(schemas["ErrorCode"]["enum"].as_array().unwrap().contains(&json!("token_not_valid")));
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
     assert_eq!(doc["paths"]["/api/register/"]["post"]["responses"]["409"].is_object(), true);
+}
+
+#[tokio::test]
+async fn parallel_guesses_cannot_slip_past_the_lock() {
+    let app = spawn_app_with(&["--login-rate-per-minute", "0", "--login-lock-base", "60"]).await;
+    let results = futures::future::join_all(
+        (0..20).map(|_| app.post("/api/token/", json!({"username": "user1", "password": "guess"}))),
+    )
+    .await;
+    let checked = results.iter().filter(|(s, _)| *s == StatusCode::UNAUTHORIZED).count();
+    let locked = results.iter().filter(|(s, _)| *s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!((checked, locked), (5, 15), "each attempt is counted before its password is checked");
 }

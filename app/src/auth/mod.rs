@@ -18,7 +18,7 @@ use futures::future::{LocalBoxFuture, Shared};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
-use session::RETRY_AFTER_MS;
+use session::retry_delay_ms;
 use std::future::Future;
 use std::rc::Rc;
 
@@ -42,6 +42,8 @@ struct Runtime {
     /// bring the old session back.
     epoch: u64,
     navigate: Option<Rc<dyn Fn(&str)>>,
+    /// Refreshes that failed in a row without a refusal (network, 5xx, 429).
+    failed_refreshes: u32,
 }
 
 #[derive(Clone, Copy)]
@@ -181,6 +183,7 @@ impl AuthContext {
         match result {
             Ok(renewed) => {
                 let access = renewed.access.clone();
+                self.update_runtime(|r| r.failed_refreshes = 0);
                 self.adopt(renewed);
                 Ok(access)
             }
@@ -199,7 +202,9 @@ impl AuthContext {
             },
             Err(e) => {
                 leptos::logging::warn!("refresh failed, retrying later: {e}");
-                self.schedule_refresh(RETRY_AFTER_MS);
+                let failures = self.read_runtime(|r| r.failed_refreshes).unwrap_or_default();
+                self.update_runtime(|r| r.failed_refreshes += 1);
+                self.schedule_refresh(retry_delay_ms(failures));
                 Err(e)
             }
         }
@@ -248,7 +253,12 @@ impl AuthContext {
     }
 
     fn bump_epoch(self) {
-        self.update_runtime(|r| r.epoch += 1);
+        // A refresh in flight belongs to the old session: nobody may wait on it any more.
+        self.update_runtime(|r| {
+            r.epoch += 1;
+            r.in_flight = None;
+            r.failed_refreshes = 0;
+        });
     }
 
     fn read_runtime<T>(self, f: impl FnOnce(&Runtime) -> T) -> Option<T> {

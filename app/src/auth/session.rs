@@ -6,8 +6,17 @@ use serde::{Deserialize, Serialize};
 
 /// Refresh when this fraction of the access lifetime has passed: 4 minutes of 5.
 pub const REFRESH_AT_FRACTION: f64 = 0.8;
-/// After a failed refresh that was not a refusal (network, 5xx), try again this much later.
-pub const RETRY_AFTER_MS: u32 = 15_000;
+/// After a failed refresh that was not a refusal (network, 5xx), when to try again: the
+/// first retry comes quickly, well inside the server's 10 s grace window (so a response lost
+/// after the server rotated still gets the same new pair, not a reuse revocation); later
+/// ones back off.
+pub fn retry_delay_ms(failures_so_far: u32) -> u32 {
+    match failures_so_far {
+        0 => 2_000,
+        1 => 5_000,
+        _ => 15_000,
+    }
+}
 /// Treat the access token as expired this long before it is, so a call doesn't race expiry.
 const EXPIRY_MARGIN_MS: f64 = 1_000.0;
 
@@ -159,6 +168,13 @@ mod tests {
         assert!(s.access_expired(300_000.0));
         assert!(s.access_expired(299_500.0), "a second of margin");
         assert!(!s.access_expired(200_000.0));
+    }
+
+    #[test]
+    fn the_first_retry_stays_inside_the_grace_window_and_later_ones_back_off() {
+        assert!(retry_delay_ms(0) < 10_000);
+        assert!(retry_delay_ms(1) > retry_delay_ms(0));
+        assert_eq!(retry_delay_ms(7), 15_000);
     }
 
     #[test]

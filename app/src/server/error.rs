@@ -44,11 +44,18 @@ pub struct ClientMeta {
 
 impl ClientMeta {
     pub fn from_parts(headers: &axum::http::HeaderMap, peer: Option<std::net::IpAddr>) -> Self {
-        let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+        let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
+        // Every X-Forwarded-For line, in order: a proxy may append its own line rather than
+        // extend the client's, and the client's line must not be the only one read.
+        let forwarded: Vec<&str> = headers
+            .get_all(header::HeaderName::from_static("x-forwarded-for"))
+            .iter()
+            .filter_map(|v: &HeaderValue| v.to_str().ok())
+            .collect();
         Self {
-            user_agent: text(header::USER_AGENT).map(|ua| ua.chars().take(256).collect()),
+            user_agent: user_agent.map(|ua| ua.chars().take(256).collect()),
             peer,
-            forwarded_for: text(header::HeaderName::from_static("x-forwarded-for")).map(str::to_owned),
+            forwarded_for: (!forwarded.is_empty()).then(|| forwarded.join(",")),
         }
     }
 }

@@ -56,6 +56,11 @@ impl RateLimits {
         let (Some(limiter), Some(ip)) = (limiter, client) else {
             return Ok(());
         };
+        // One bucket per IPv6 /64: a single host usually owns a whole /64.
+        let ip = match ip {
+            IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+            v4 => v4,
+        };
         limiter.check_key(&ip).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             tracing::warn!(security_event = "rate_limited", ?action, %ip, "too many requests from one client");
@@ -95,7 +100,8 @@ pub const FREE_FAILURES: u32 = 5;
 /// The longest lock between attempts.
 pub const MAX_LOCK_SECS: u64 = 15 * 60;
 /// NIST SP 800-63B: no more than 100 consecutive failures. After that the account stays
-/// locked until an administrator runs `enable-user` (or the password is changed).
+/// locked until an administrator runs `enable-user` (a signed-in user's successful password
+/// change also clears it).
 pub const MAX_CONSECUTIVE_FAILURES: u32 = 100;
 
 /// How long the account is locked after its `failures`-th consecutive failure: nothing for
@@ -142,6 +148,11 @@ mod tests {
         assert_eq!(refused.status(), 429);
         assert!(refused.retry_after.is_some_and(|s| (1..=31).contains(&s)), "{refused:?}");
         assert!(limits.check(Action::Login, Some(b)).is_ok(), "another client has its own bucket");
+        let (v6a, v6b): (IpAddr, IpAddr) =
+            ("2001:db8::1".parse().unwrap(), "2001:db8::ffff:2".parse().unwrap());
+        assert!(limits.check(Action::Login, Some(v6a)).is_ok());
+        assert!(limits.check(Action::Login, Some(v6b)).is_ok());
+        assert!(limits.check(Action::Login, Some(v6a)).is_err(), "one bucket per IPv6 /64");
         assert!(limits.check(Action::Refresh, Some(a)).is_ok(), "and each action its own");
         for _ in 0..100 {
             assert!(limits.check(Action::Register, Some(a)).is_ok(), "0 turns a limit off");

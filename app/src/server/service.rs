@@ -5,7 +5,7 @@ use super::audit::{self, Event, Record};
 use super::keys::{KeyAlgorithm, KeyMaterial, KeyRing};
 use super::limits::{Action, LimitSettings, RateLimits, lock_after};
 use super::password::{self, Passwords};
-use super::store::{self, NewSession, NewUser, Rotation, RotationPolicy, TokenRow};
+use super::store::{self, Attempt, NewSession, NewUser, Rotation, RotationPolicy, TokenRow};
 use super::tokens::{Claims, TokenSettings, TokenType, Tokens, new_jti};
 use super::{ClientMeta, now};
 use crate::api::{
@@ -136,21 +136,20 @@ impl AuthService {
         self.0.limits.check(Action::Login, client)?;
         let key = username_key(username);
         let now = now();
-        if let Some(until) = store::login_locked_until(&self.0.db, &key, now).await? {
-            return Err(ApiError::throttled(until.saturating_sub(now).max(1)));
-        }
+        let attempt = self.claim_attempt(&key, now).await?;
         let account = store::find_login(&self.0.db, &key).await?;
         let hash = account.as_ref().filter(|a| !a.disabled).map(|a| a.password_hash.clone());
         let matches = self.0.passwords.verify(password, hash).await?;
         let account = match account {
             Some(account) if matches => account,
             other => {
-                let base = self.0.login_lock_base_secs;
-                let lock = |failures| lock_after(failures, base);
-                let failures = store::record_login_failure(&self.0.db, &key, now, lock).await?;
-                let locked = lock(failures).is_some();
+                let locked = lock_after(attempt, self.0.login_lock_base_secs).is_some();
                 if locked {
-                    tracing::warn!(security_event = "login_throttled", failures, "consecutive failed logins");
+                    tracing::warn!(
+                        security_event = "login_throttled",
+                        failures = attempt,
+                        "consecutive failed logins"
+                    );
                 } else {
                     tracing::info!("login refused");
                 }
@@ -395,11 +394,16 @@ impl AuthService {
         meta: ClientMeta,
     ) -> Result<(), ApiError> {
         let claims = self.authenticate_live(access_token).await?;
+        let username = claims.username.as_deref().unwrap_or_default();
+        // Checking the current password is a password guess like any login: same limits.
+        self.0.limits.check(Action::Login, self.client_ip(&meta))?;
+        let key = username_key(username);
+        self.claim_attempt(&key, now()).await?;
         let hash = store::password_hash(&self.0.db, &claims.user_id).await?;
         if !self.0.passwords.verify(change.current_password, hash).await? {
             return Err(ApiError::invalid("current_password", "Your current password is not correct."));
         }
-        let username = claims.username.as_deref().unwrap_or_default();
+        store::clear_login_failures(&self.0.db, &key).await?;
         rules::check_password(&change.new_password, username)
             .map_err(|e| ApiError { field: Some("new_password".into()), ..e })?;
         password::check_strength(&change.new_password, "new_password", &[username])?;
@@ -452,6 +456,15 @@ impl AuthService {
     pub async fn prune(&self) -> Result<(u64, u64), ApiError> {
         self.0.limits.shrink();
         Ok(store::prune(&self.0.db, now(), 86_400).await?)
+    }
+
+    /// Counts a password attempt against the username's lock, or refuses it while locked.
+    async fn claim_attempt(&self, key: &str, now: u64) -> Result<u32, ApiError> {
+        let base = self.0.login_lock_base_secs;
+        match store::claim_login_attempt(&self.0.db, key, now, |n| lock_after(n, base)).await? {
+            Attempt::Allowed(n) => Ok(n),
+            Attempt::Locked(until) => Err(ApiError::throttled(until.saturating_sub(now).max(1))),
+        }
     }
 
     fn client_ip(&self, meta: &ClientMeta) -> Option<std::net::IpAddr> {

@@ -171,6 +171,13 @@ pub async fn rotate_refresh_token(
 ) -> Result<Rotation, sqlx::Error> {
     let now = to_i64(policy.now);
     let mut tx = db.begin().await?;
+    // Lock order: the session row first, then its tokens, as logout and revocation do, so
+    // a rotation racing a revocation waits instead of deadlocking (PostgreSQL). A no-op
+    // write is the portable way to take the row lock (SQLite has no SELECT … FOR UPDATE).
+    sqlx::query("UPDATE sessions SET last_used_at = last_used_at WHERE id = $1")
+        .bind(&presented.sid)
+        .execute(&mut *tx)
+        .await?;
     let claimed = sqlx::query(
         "UPDATE refresh_tokens SET used_at = $1, replaced_by = $2
          WHERE jti = $3 AND session_id = $4 AND user_id = $5
@@ -303,11 +310,16 @@ async fn revoke_session_in(
     .execute(&mut **tx)
     .await?
     .rows_affected();
-    sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE session_id = $2 AND revoked_at IS NULL")
-        .bind(now)
-        .bind(session_id)
-        .execute(&mut **tx)
-        .await?;
+    // Scoped to the user as well: another user's session id must touch nothing at all.
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = $1
+         WHERE session_id = $2 AND user_id = $3 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(session_id)
+    .bind(user_id)
+    .execute(&mut **tx)
+    .await?;
     Ok(revoked == 1)
 }
 
@@ -536,42 +548,47 @@ pub async fn prune(db: &AnyPool, now: u64, keep_revoked_secs: u64) -> Result<(u6
     Ok((tokens, sessions))
 }
 
-/// Until when logins to this username are refused, if they are now.
-pub async fn login_locked_until(
-    db: &AnyPool,
-    username_key: &str,
-    now: u64,
-) -> Result<Option<u64>, sqlx::Error> {
-    let row =
-        sqlx::query("SELECT locked_until FROM login_throttle WHERE username_key = $1 AND locked_until > $2")
-            .bind(username_key)
-            .bind(to_i64(now))
-            .fetch_optional(db)
-            .await?;
-    row.map(|r| r.try_get::<i64, _>("locked_until").map(from_i64)).transpose()
+/// The outcome of claiming a password attempt for a username.
+pub enum Attempt {
+    /// Go ahead: this is the `n`-th attempt in a row without a success.
+    Allowed(u32),
+    /// Locked until then (Unix seconds): don't even check the password.
+    Locked(u64),
 }
 
-/// Counts a failed login and applies `lock_for` to the new count. Returns the count.
-pub async fn record_login_failure(
+/// Claims one password attempt for the username, atomically: it is counted (as a failure,
+/// until a success clears the count) and `lock_for` the new count locks the attempts after
+/// it. Counting before the password is checked means parallel attempts can't all slip
+/// through before the first failure is recorded.
+pub async fn claim_login_attempt(
     db: &AnyPool,
     username_key: &str,
     now: u64,
     lock_for: impl Fn(u32) -> Option<u64>,
-) -> Result<u32, sqlx::Error> {
+) -> Result<Attempt, sqlx::Error> {
     let mut tx = db.begin().await?;
-    let failures: i64 = sqlx::query(
+    let counted = sqlx::query(
         "INSERT INTO login_throttle (username_key, failures, locked_until, last_failure_at)
          VALUES ($1, 1, 0, $2)
-         ON CONFLICT (username_key)
-         DO UPDATE SET failures = login_throttle.failures + 1, last_failure_at = $2
+         ON CONFLICT (username_key) DO UPDATE
+           SET failures = login_throttle.failures + 1, last_failure_at = $2
+           WHERE login_throttle.locked_until <= $2
          RETURNING failures",
     )
     .bind(username_key)
     .bind(to_i64(now))
-    .fetch_one(&mut *tx)
-    .await?
-    .try_get("failures")?;
-    let failures = u32::try_from(failures).unwrap_or(u32::MAX);
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = counted else {
+        let until: i64 = sqlx::query("SELECT locked_until FROM login_throttle WHERE username_key = $1")
+            .bind(username_key)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("locked_until")?;
+        tx.commit().await?;
+        return Ok(Attempt::Locked(from_i64(until)));
+    };
+    let failures = u32::try_from(row.try_get::<i64, _>("failures")?).unwrap_or(u32::MAX);
     if let Some(secs) = lock_for(failures) {
         sqlx::query("UPDATE login_throttle SET locked_until = $1 WHERE username_key = $2")
             .bind(to_i64(now.saturating_add(secs)))
@@ -580,7 +597,7 @@ pub async fn record_login_failure(
             .await?;
     }
     tx.commit().await?;
-    Ok(failures)
+    Ok(Attempt::Allowed(failures))
 }
 
 /// A successful login (or an administrator) resets the count.
