@@ -1085,6 +1085,10 @@ async fn access_tokens_are_ed25519_and_verifiable_by_anyone_with_the_jwk_set() {
     validation.set_issuer(&["leptos-auth"]);
     let verified = jsonwebtoken::decode::<Value>(access, &decoding, &validation).unwrap();
     assert_eq!(verified.claims["username"], "user1");
+    // The same service is never fooled by a refresh token: it has another audience.
+    assert!(
+        jsonwebtoken::decode::<Value>(pair["refresh"].as_str().unwrap(), &decoding, &validation).is_err()
+    );
 }
 
 #[tokio::test]

@@ -63,7 +63,7 @@ impl Tokens {
         validation.leeway = settings.leeway.as_secs();
         validation.validate_exp = true;
         validation.set_issuer(&[&settings.issuer]);
-        validation.set_audience(&[&settings.audience]);
+        validation.set_audience(&[settings.audience.clone(), refresh_audience(&settings.audience)]);
         validation.set_required_spec_claims(&["exp", "iat", "jti", "iss", "aud"]);
         Self { ring: RwLock::new(Arc::new(ring)), validation, settings }
     }
@@ -108,7 +108,7 @@ impl Tokens {
             user_id: user_id.to_owned(),
             sid: sid.to_owned(),
             iss: self.settings.issuer.clone(),
-            aud: self.settings.audience.clone(),
+            aud: refresh_audience(&self.settings.audience),
             username: None,
         }
     }
@@ -142,11 +142,29 @@ impl Tokens {
             tracing::debug!("token refused: not one of our key ids");
             return Err(ApiError::token_not_valid());
         };
-        jsonwebtoken::decode::<Claims>(token, key, &self.validation).map(|data| data.claims).map_err(|e| {
-            tracing::debug!(reason = ?e.kind(), "token refused");
-            ApiError::token_not_valid()
-        })
+        let claims = jsonwebtoken::decode::<Claims>(token, key, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|e| {
+                tracing::debug!(reason = ?e.kind(), "token refused");
+                ApiError::token_not_valid()
+            })?;
+        let audience = match claims.token_type {
+            TokenType::Access => self.settings.audience.clone(),
+            TokenType::Refresh => refresh_audience(&self.settings.audience),
+        };
+        if claims.aud != audience {
+            tracing::debug!("token refused: audience does not match its type");
+            return Err(ApiError::token_not_valid());
+        }
+        Ok(claims)
     }
+}
+
+/// Refresh tokens are meant for this server alone: their own audience means a service that
+/// verifies access tokens against the published keys and checks `aud` (as it must) can
+/// never be handed a day-long refresh token as a bearer token.
+fn refresh_audience(audience: &str) -> String {
+    format!("{audience}/refresh")
 }
 
 #[cfg(test)]
@@ -207,6 +225,19 @@ mod tests {
         let t = tokens(300);
         let claims = refresh_claims(&t, now());
         assert_eq!(t.sign(&claims).unwrap(), t.sign(&claims.clone()).unwrap());
+    }
+
+    #[test]
+    fn refresh_tokens_carry_their_own_audience_and_it_must_match_the_type() {
+        let t = tokens(300);
+        let refresh = refresh_claims(&t, now());
+        assert_eq!(refresh.aud, "test-audience/refresh");
+        let mut confused = refresh.clone();
+        confused.aud = "test-audience".into();
+        assert!(t.decode(&t.sign(&confused).unwrap(), TokenType::Refresh).is_err());
+        let mut access = t.access_claims("u1", "user1", "s1", now());
+        access.aud = "test-audience/refresh".into();
+        assert!(t.decode(&t.sign(&access).unwrap(), TokenType::Access).is_err());
     }
 
     #[test]
