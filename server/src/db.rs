@@ -28,7 +28,7 @@ pub async fn connect(url: &str) -> anyhow::Result<AnyPool> {
         .connect(url)
         .await
         .with_context(|| format!("connecting to the database at {}", redact(url)))?;
-    sqlx::migrate!("../migrations").run(&pool).await.context("applying database migrations")?;
+    MIGRATOR.run(&pool).await.context("applying database migrations")?;
     Ok(pool)
 }
 
@@ -38,4 +38,22 @@ fn redact(url: &str) -> String {
         (Some(scheme), Some(at)) if at > scheme => format!("{}://…@{}", &url[..scheme], &url[at + 1..]),
         _ => url.to_owned(),
     }
+}
+
+/// The migrations in `migrations/`, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// Ready to serve: the database answers and every embedded migration has been applied.
+pub async fn is_ready(pool: &AnyPool) -> Result<(), String> {
+    use sqlx::Row;
+    let applied: i64 = sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations WHERE success")
+        .fetch_one(pool)
+        .await
+        .and_then(|row| row.try_get("n"))
+        .map_err(|e| format!("database not reachable: {e}"))?;
+    let embedded = MIGRATOR.iter().count();
+    if usize::try_from(applied).unwrap_or(0) < embedded {
+        return Err(format!("{applied} of {embedded} migrations applied"));
+    }
+    Ok(())
 }

@@ -123,6 +123,8 @@ fn router(state: AppState, cors_allowed_origins: &[String]) -> Router {
         None => rest::router(),
     };
     Router::new()
+        .route("/healthz", axum::routing::get(healthz))
+        .route("/readyz", axum::routing::get(readyz))
         .merge(api)
         .leptos_routes_with_context(&state, routes, leptos_context.clone(), {
             let options = state.leptos_options.clone();
@@ -137,6 +139,23 @@ fn router(state: AppState, cors_allowed_origins: &[String]) -> Router {
         .layer(opener)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Liveness: the process answers.
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness: the database answers and is fully migrated. 503 (never a 500) otherwise.
+async fn readyz(axum::extract::State(auth): axum::extract::State<AuthService>) -> Response {
+    use axum::response::IntoResponse;
+    match db::is_ready(auth.db()).await {
+        Ok(()) => "ready".into_response(),
+        Err(reason) => {
+            tracing::warn!(%reason, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
+        }
+    }
 }
 
 /// Server functions answer every error with 500; give them the status their `ApiError`

@@ -1181,3 +1181,17 @@ async fn parallel_guesses_cannot_slip_past_the_lock() {
     let locked = results.iter().filter(|(s, _)| *s == StatusCode::TOO_MANY_REQUESTS).count();
     assert_eq!((checked, locked), (5, 15), "each attempt is counted before its password is checked");
 }
+
+#[tokio::test]
+async fn health_and_readiness_endpoints_answer() {
+    let app = spawn_app().await;
+    let res = app.http.get(format!("{}/healthz", app.base)).send().await.unwrap();
+    assert_eq!((res.status(), res.text().await.unwrap()), (StatusCode::OK, "ok".to_owned()));
+    let res = app.http.get(format!("{}/readyz", app.base)).send().await.unwrap();
+    assert_eq!((res.status(), res.text().await.unwrap()), (StatusCode::OK, "ready".to_owned()));
+    app.auth.db().close().await;
+    let res = app.http.get(format!("{}/readyz", app.base)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE, "a dead database is 503, not 500");
+    let res = app.http.get(format!("{}/healthz", app.base)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "the process itself is still alive");
+}

@@ -233,3 +233,17 @@ fn get_json(url: &str) -> serde_json::Value {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
 }
+
+#[test]
+fn settings_can_come_from_a_dotenv_file_and_are_still_validated() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".env"), "ACCESS_TOKEN_LIFETIME=2d\n").unwrap();
+    let out = server()
+        .current_dir(dir.path())
+        .args(["--data-dir", "data", "--addr", "127.0.0.1:0"])
+        .env_remove("ACCESS_TOKEN_LIFETIME")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("REFRESH_TOKEN_LIFETIME"), "read from .env");
+}

@@ -108,6 +108,11 @@ impl AuthService {
         Ok(())
     }
 
+    /// The connection pool, for the server's readiness check.
+    pub fn db(&self) -> &AnyPool {
+        &self.0.db
+    }
+
     /// The public verification keys, as served at `/.well-known/jwks.json`.
     pub fn jwks(&self) -> serde_json::Value {
         self.0.tokens.keys().jwks().clone()
