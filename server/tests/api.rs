@@ -11,20 +11,37 @@ struct TestApp {
     base: String,
     http: reqwest::Client,
     auth: app::server::AuthService,
-    _data: tempfile::TempDir,
+    _data: std::sync::Arc<tempfile::TempDir>,
 }
 
 /// Starts the real application with demo users on 127.0.0.1:0, on a fresh database: a
 /// temporary SQLite file, or, when `TEST_POSTGRES_URL` is set (scripts/test does), a new
 /// PostgreSQL database named with `TEST_DB_PREFIX` (scripts/test drops them afterwards).
 async fn spawn_app_with(extra: &[&str]) -> TestApp {
-    let data = tempfile::tempdir().unwrap();
+    spawn_fleet(1, extra).await.pop().unwrap()
+}
+
+/// `n` instances of the server on one database, as behind a load balancer.
+async fn spawn_fleet(n: usize, extra: &[&str]) -> Vec<TestApp> {
+    let data = std::sync::Arc::new(tempfile::tempdir().unwrap());
     let database_url = match std::env::var("TEST_POSTGRES_URL") {
         Ok(server) => Some(fresh_postgres_database(&server).await),
         Err(_) => None,
     };
+    let mut fleet = Vec::new();
+    for _ in 0..n {
+        fleet.push(spawn_instance(data.clone(), database_url.as_deref(), extra).await);
+    }
+    fleet
+}
+
+async fn spawn_instance(
+    data: std::sync::Arc<tempfile::TempDir>,
+    database_url: Option<&str>,
+    extra: &[&str],
+) -> TestApp {
     let mut args = vec!["server", "--addr", "127.0.0.1:0", "--data-dir", data.path().to_str().unwrap()];
-    if let Some(url) = &database_url {
+    if let Some(url) = database_url {
         args.extend_from_slice(&["--database-url", url]);
     }
     args.extend_from_slice(extra);
@@ -1194,4 +1211,31 @@ async fn health_and_readiness_endpoints_answer() {
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE, "a dead database is 503, not 500");
     let res = app.http.get(format!("{}/healthz", app.base)).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK, "the process itself is still alive");
+}
+
+#[tokio::test]
+async fn a_fleet_of_two_instances_on_one_database_shares_every_session() {
+    let fleet = spawn_fleet(2, &["--refresh-grace-period", "0"]).await;
+    let (a, b) = (&fleet[0], &fleet[1]);
+    let first = a.login("user1", "password1").await;
+
+    // A session started on A refreshes on B, and B's tokens work on A.
+    let (status, second) = b.post("/api/token/refresh/", json!({"refresh": first["refresh"]})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(a.profile(second["access"].as_str().unwrap()).await.0, StatusCode::OK);
+
+    // Reuse of A's rotated token, presented to B, ends the session on A too.
+    let (status, _) = b.post("/api/token/refresh/", json!({"refresh": first["refresh"]})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(a.profile(second["access"].as_str().unwrap()).await.0, StatusCode::UNAUTHORIZED);
+
+    // Logout on A: B refuses that session's access token on its very next call.
+    let pair = b.login("user2", "password2").await;
+    assert_eq!(b.profile(pair["access"].as_str().unwrap()).await.0, StatusCode::OK);
+    let (status, _) = a.post("/api/token/blacklist/", json!({"refresh": pair["refresh"]})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(b.profile(pair["access"].as_str().unwrap()).await.0, StatusCode::UNAUTHORIZED);
+
+    // Both sign with the same key, and publish the same key set.
+    assert_eq!(a.jwks().await, b.jwks().await);
 }
