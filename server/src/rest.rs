@@ -145,7 +145,7 @@ async fn verify(
     ApiJson(body): ApiJson<TokenBody>,
 ) -> Result<Json<Value>, ApiError> {
     auth.verify(&body.token).await?;
-    Ok(Json(json!({})))
+    Ok(done())
 }
 
 #[utoipa::path(post, path = "/api/token/blacklist/", tag = "tokens", request_body = RefreshBody,
@@ -157,7 +157,7 @@ async fn blacklist(
     ApiJson(body): ApiJson<RefreshBody>,
 ) -> Result<Json<Value>, ApiError> {
     auth.logout(&body.refresh, meta).await?;
-    Ok(Json(json!({})))
+    Ok(done())
 }
 
 #[utoipa::path(get, path = "/api/profile/", tag = "account", security(("bearer" = [])),
@@ -196,7 +196,7 @@ async fn revoke_session(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     auth.revoke_session(&access, &id, meta).await?;
-    Ok(Json(json!({})))
+    Ok(done())
 }
 
 #[utoipa::path(delete, path = "/api/sessions/", tag = "sessions", security(("bearer" = [])),
@@ -208,7 +208,7 @@ async fn logout_everywhere(
     Bearer(access): Bearer,
 ) -> Result<Json<Value>, ApiError> {
     auth.logout_everywhere(&access, meta).await?;
-    Ok(Json(json!({})))
+    Ok(done())
 }
 
 #[utoipa::path(post, path = "/api/password/", tag = "account", security(("bearer" = [])),
@@ -221,7 +221,7 @@ async fn change_password(
     ApiJson(change): ApiJson<PasswordChange>,
 ) -> Result<Json<Value>, ApiError> {
     auth.change_password(&access, change, meta).await?;
-    Ok(Json(json!({})))
+    Ok(done())
 }
 
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "tokens",
@@ -229,6 +229,11 @@ async fn change_password(
 /// The public keys that verify access tokens (RFC 7517), for other services.
 async fn jwks(State(auth): State<AuthService>) -> Json<Value> {
     Json(auth.jwks())
+}
+
+/// The contract's empty success body, `{}`.
+fn done() -> Json<Value> {
+    Json(json!({}))
 }
 
 async fn not_found() -> ApiError {

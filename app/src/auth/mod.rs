@@ -8,8 +8,7 @@
 mod session;
 mod storage;
 
-pub use session::{CurrentUser, REFRESH_AT_FRACTION, StoredSession, login_url, safe_next};
-pub use storage::STORAGE_KEY;
+pub use session::{CurrentUser, StoredSession, login_url, safe_next};
 
 use crate::api::ApiError;
 use crate::functions;
@@ -79,13 +78,6 @@ pub fn use_auth() -> AuthContext {
 impl AuthContext {
     pub fn state(&self) -> AuthState {
         self.state.get()
-    }
-
-    pub fn user(&self) -> Option<CurrentUser> {
-        self.state.with(|s| match s {
-            AuthState::SignedIn(user) => Some(user.clone()),
-            _ => None,
-        })
     }
 
     pub fn is_signed_in(&self) -> bool {

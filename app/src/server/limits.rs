@@ -27,6 +27,7 @@ pub enum Action {
 }
 
 pub struct RateLimits {
+    lock_base_secs: u64,
     login: Option<DefaultKeyedRateLimiter<IpAddr>>,
     register: Option<DefaultKeyedRateLimiter<IpAddr>>,
     refresh: Option<DefaultKeyedRateLimiter<IpAddr>>,
@@ -39,6 +40,7 @@ impl RateLimits {
             NonZeroU32::new(per_minute).map(|n| RateLimiter::keyed(Quota::per_minute(n).allow_burst(n)))
         };
         Self {
+            lock_base_secs: settings.login_lock_base_secs,
             login: limiter(settings.login_per_minute),
             register: limiter(settings.register_per_minute),
             refresh: limiter(settings.refresh_per_minute),
@@ -66,6 +68,11 @@ impl RateLimits {
             tracing::warn!(security_event = "rate_limited", ?action, %ip, "too many requests from one client");
             ApiError::throttled(wait.as_secs() + 1)
         })
+    }
+
+    /// The lock after the `failures`-th consecutive failed password attempt, if any.
+    pub fn lock_for(&self, failures: u32) -> Option<u64> {
+        lock_after(failures, self.lock_base_secs)
     }
 
     /// Forgets buckets that have refilled, so memory doesn't grow with every client ever seen.

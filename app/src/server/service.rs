@@ -3,7 +3,7 @@
 
 use super::audit::{self, Event, Record};
 use super::keys::{KeyAlgorithm, KeyMaterial, KeyRing};
-use super::limits::{Action, LimitSettings, RateLimits, lock_after};
+use super::limits::{Action, LimitSettings, RateLimits};
 use super::password::{self, Passwords};
 use super::store::{self, Attempt, NewSession, NewUser, Rotation, RotationPolicy, TokenRow};
 use super::tokens::{Claims, TokenSettings, TokenType, Tokens, new_jti};
@@ -49,7 +49,6 @@ struct Inner {
     tokens: Tokens,
     passwords: Passwords,
     limits: RateLimits,
-    login_lock_base_secs: u64,
     stored_keys: Option<KeyAlgorithm>,
     session_max_lifetime: u64,
     refresh_grace_period: u64,
@@ -78,7 +77,6 @@ impl AuthService {
             tokens: Tokens::new(ring, settings.tokens),
             passwords: Passwords::new(settings.hash_concurrency)?,
             limits: RateLimits::new(&settings.limits),
-            login_lock_base_secs: settings.limits.login_lock_base_secs,
             stored_keys,
             session_max_lifetime: settings.session_max_lifetime.as_secs(),
             refresh_grace_period: settings.refresh_grace_period.as_secs(),
@@ -148,7 +146,7 @@ impl AuthService {
         let account = match account {
             Some(account) if matches => account,
             other => {
-                let locked = lock_after(attempt, self.0.login_lock_base_secs).is_some();
+                let locked = self.0.limits.lock_for(attempt).is_some();
                 if locked {
                     tracing::warn!(
                         security_event = "login_throttled",
@@ -465,8 +463,7 @@ impl AuthService {
 
     /// Counts a password attempt against the username's lock, or refuses it while locked.
     async fn claim_attempt(&self, key: &str, now: u64) -> Result<u32, ApiError> {
-        let base = self.0.login_lock_base_secs;
-        match store::claim_login_attempt(&self.0.db, key, now, |n| lock_after(n, base)).await? {
+        match store::claim_login_attempt(&self.0.db, key, now, |n| self.0.limits.lock_for(n)).await? {
             Attempt::Allowed(n) => Ok(n),
             Attempt::Locked(until) => Err(ApiError::throttled(until.saturating_sub(now).max(1))),
         }
