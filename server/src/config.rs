@@ -86,6 +86,10 @@ pub struct Config {
     #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<std::net::IpAddr>,
 
+    /// Comma-separated addresses allowed to read /metrics (others get 404).
+    #[arg(long, env = "METRICS_ALLOW_FROM", value_delimiter = ',', default_value = "127.0.0.1,::1")]
+    pub metrics_allow_from: Vec<std::net::IpAddr>,
+
     /// Password hashes computed at once [default: number of CPUs].
     #[arg(long, env = "HASH_CONCURRENCY")]
     pub hash_concurrency: Option<usize>,
@@ -215,6 +219,10 @@ mod tests {
         assert_eq!(c.access_token_lifetime, Duration::from_secs(300));
         assert_eq!(c.refresh_token_lifetime, Duration::from_secs(86_400));
         assert_eq!(c.jwt_leeway, Duration::ZERO);
+        assert_eq!(
+            c.metrics_allow_from,
+            ["127.0.0.1".parse::<std::net::IpAddr>().unwrap(), "::1".parse().unwrap()]
+        );
         assert!(c.validate().is_ok());
     }
 

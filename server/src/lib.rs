@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod headers;
+pub mod metrics;
 pub mod rest;
 pub mod startup;
 

@@ -2,7 +2,7 @@
 //! port 0 gives tests a random port; `local_addr` says which.
 
 use crate::config::Config;
-use crate::{db, headers, rest};
+use crate::{db, headers, metrics, rest};
 use anyhow::Context;
 use app::api::ApiError;
 use app::server::{AuthService, AuthSettings, KeySource, LimitSettings, TokenSettings};
@@ -36,6 +36,7 @@ pub struct Application {
 impl Application {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let auth = auth_service(config).await?;
+        metrics::handle();
         let listener =
             TcpListener::bind(config.addr).await.with_context(|| format!("listening on {}", config.addr))?;
         let mut leptos_options =
@@ -45,7 +46,7 @@ impl Application {
             // Outside cargo-leptos (plain `cargo test`); the name is only used for asset URLs.
             leptos_options.output_name = "leptos_auth".into();
         }
-        let router = router(AppState { leptos_options, auth: auth.clone() }, &config.cors_allowed_origins);
+        let router = router(AppState { leptos_options, auth: auth.clone() }, config);
         Ok(Self { listener, router, auth })
     }
 
@@ -57,14 +58,28 @@ impl Application {
         &self.auth
     }
 
-    /// Serves until SIGINT or SIGTERM, then finishes the requests in flight.
+    /// Serves until SIGINT or SIGTERM, then stops accepting, finishes the requests in
+    /// flight and closes the database pool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        tokio::spawn(prune_hourly(self.auth.clone()));
-        tokio::spawn(reload_keys_periodically(self.auth.clone()));
+        let background = [
+            tokio::spawn(prune_hourly(self.auth.clone())),
+            tokio::spawn(reload_keys_periodically(self.auth.clone())),
+            tokio::spawn({
+                let auth = self.auth.clone();
+                async move { auth.follow_revocations().await }
+            }),
+        ];
         tracing::info!(addr = %self.local_addr(), "listening");
-        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown_signal())
-            .await
+        let served =
+            axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(shutdown_signal())
+                .await;
+        for task in background {
+            task.abort();
+        }
+        self.auth.db().close().await;
+        tracing::info!("stopped");
+        served
     }
 }
 
@@ -106,7 +121,7 @@ pub async fn auth_service(config: &Config) -> anyhow::Result<AuthService> {
 /// answered in the API's error shape).
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-fn router(state: AppState, cors_allowed_origins: &[String]) -> Router {
+fn router(state: AppState, config: &Config) -> Router {
     let routes = generate_route_list(App);
     let auth = state.auth.clone();
     // `cargo leptos watch` serves a live-reload websocket the page must be allowed to reach.
@@ -118,13 +133,14 @@ fn router(state: AppState, cors_allowed_origins: &[String]) -> Router {
         headers::set_page_csp(dev_reload.as_deref());
     };
     let [nosniff, referrer, frames, opener] = headers::static_layers();
-    let api = match rest::cors(cors_allowed_origins) {
+    let api = match rest::cors(&config.cors_allowed_origins) {
         Some(cors) => rest::router().layer(cors),
         None => rest::router(),
     };
     Router::new()
         .route("/healthz", axum::routing::get(healthz))
         .route("/readyz", axum::routing::get(readyz))
+        .route("/metrics", axum::routing::get(metrics::serve))
         .merge(api)
         .leptos_routes_with_context(&state, routes, leptos_context.clone(), {
             let options = state.leptos_options.clone();
@@ -132,6 +148,8 @@ fn router(state: AppState, cors_allowed_origins: &[String]) -> Router {
         })
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(leptos_context, shell))
         .layer(middleware::from_fn(server_fn_responses))
+        .layer(middleware::from_fn(metrics::track))
+        .layer(axum::Extension(metrics::Scrapers(std::sync::Arc::new(config.metrics_allow_from.clone()))))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(nosniff)
         .layer(referrer)

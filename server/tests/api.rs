@@ -9,6 +9,8 @@ use std::time::Duration;
 
 struct TestApp {
     base: String,
+    /// The PostgreSQL database, when the suite runs on PostgreSQL.
+    database_url: Option<String>,
     http: reqwest::Client,
     auth: app::server::AuthService,
     _data: std::sync::Arc<tempfile::TempDir>,
@@ -51,7 +53,23 @@ async fn spawn_instance(
     let base = format!("http://{}", app.local_addr());
     let auth = app.auth().clone();
     tokio::spawn(app.run_until_stopped());
-    TestApp { base, http: reqwest::Client::new(), auth, _data: data }
+    TestApp {
+        base,
+        database_url: database_url.map(str::to_owned),
+        http: reqwest::Client::new(),
+        auth,
+        _data: data,
+    }
+}
+
+/// On PostgreSQL, waits until every instance listens for the others' revocations (so a
+/// test exercises the broadcast, not the fallback of asking the database every time).
+async fn wait_until_following(fleet: &[TestApp]) {
+    let started = std::time::Instant::now();
+    while fleet.iter().any(|app| app.database_url.is_some() && !app.auth.follows_revocations()) {
+        assert!(started.elapsed() < Duration::from_secs(5), "the instances never started listening");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 async fn fresh_postgres_database(server: &str) -> String {
@@ -1216,6 +1234,7 @@ async fn health_and_readiness_endpoints_answer() {
 #[tokio::test]
 async fn a_fleet_of_two_instances_on_one_database_shares_every_session() {
     let fleet = spawn_fleet(2, &["--refresh-grace-period", "0"]).await;
+    wait_until_following(&fleet).await;
     let (a, b) = (&fleet[0], &fleet[1]);
     let first = a.login("user1", "password1").await;
 
@@ -1229,13 +1248,169 @@ async fn a_fleet_of_two_instances_on_one_database_shares_every_session() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(a.profile(second["access"].as_str().unwrap()).await.0, StatusCode::UNAUTHORIZED);
 
-    // Logout on A: B refuses that session's access token on its very next call.
+    // Logout on A: B refuses that session's access token within a second, although B had
+    // just seen the session live (on PostgreSQL B remembers it, and A's NOTIFY makes it forget).
     let pair = b.login("user2", "password2").await;
-    assert_eq!(b.profile(pair["access"].as_str().unwrap()).await.0, StatusCode::OK);
+    let verify = json!({"token": pair["access"]});
+    for _ in 0..3 {
+        assert_eq!(b.post("/api/token/verify/", verify.clone()).await.0, StatusCode::OK);
+    }
     let (status, _) = a.post("/api/token/blacklist/", json!({"refresh": pair["refresh"]})).await;
     assert_eq!(status, StatusCode::OK);
+    let logged_out = std::time::Instant::now();
+    while b.post("/api/token/verify/", verify.clone()).await.0 == StatusCode::OK {
+        assert!(logged_out.elapsed() < Duration::from_secs(1), "B still accepts a logged-out session");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(b.profile(pair["access"].as_str().unwrap()).await.0, StatusCode::UNAUTHORIZED);
+
+    // Sign out everywhere and disabling a user reach the other instance the same way.
+    let tim = a.login("user2", "password2").await;
+    assert_eq!(b.post("/api/token/verify/", json!({"token": tim["access"]})).await.0, StatusCode::OK);
+    b.auth.set_disabled("user2", true).await.unwrap();
+    let disabled = std::time::Instant::now();
+    while a.post("/api/token/verify/", json!({"token": tim["access"]})).await.0 == StatusCode::OK {
+        assert!(disabled.elapsed() < Duration::from_secs(1), "A still accepts a disabled user");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     // Both sign with the same key, and publish the same key set.
     assert_eq!(a.jwks().await, b.jwks().await);
+}
+
+#[tokio::test]
+async fn a_key_rotated_on_one_instance_is_used_and_accepted_by_the_other_at_once() {
+    let fleet = spawn_fleet(2, &[]).await;
+    let (a, b) = (&fleet[0], &fleet[1]);
+    let kid = a.auth.rotate_key().await.unwrap();
+    let pair = a.login("user1", "password1").await;
+    let header: Value = serde_json::from_slice(
+        &B64.decode(pair["access"].as_str().unwrap().split('.').next().unwrap()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["kid"], kid.as_str(), "A signs with the new key at once");
+    assert_eq!(b.profile(pair["access"].as_str().unwrap()).await.0, StatusCode::OK, "B accepts it at once");
+    let (status, next) = b.post("/api/token/refresh/", json!({"refresh": pair["refresh"]})).await;
+    assert_eq!(status, StatusCode::OK);
+    let header: Value = serde_json::from_slice(
+        &B64.decode(next["access"].as_str().unwrap().split('.').next().unwrap()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["kid"], kid.as_str(), "and B now signs with it too");
+    assert_eq!(a.jwks().await, b.jwks().await);
+}
+
+#[tokio::test]
+async fn rate_limits_and_login_locks_are_shared_by_the_fleet() {
+    let fleet = spawn_fleet(2, &["--login-rate-per-minute", "4", "--login-lock-base", "60"]).await;
+    let (a, b) = (&fleet[0], &fleet[1]);
+    for app in [a, b, a, b] {
+        let (status, _) =
+            app.post("/api/token/", json!({"username": "user1", "password": "password1"})).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    for app in [a, b] {
+        let (status, body) =
+            app.post("/api/token/", json!({"username": "user1", "password": "password1"})).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "one budget per client across the fleet");
+        assert_error_shape(&body, "throttled");
+    }
+
+    // Five failures spread over both instances lock the username on both.
+    let fleet = spawn_fleet(2, &["--login-lock-base", "60"]).await;
+    let (a, b) = (&fleet[0], &fleet[1]);
+    for app in [a, b, a, b, a] {
+        let (status, _) =
+            app.post("/api/token/", json!({"username": "user2", "password": "wrong-one"})).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, _) = b.post("/api/token/", json!({"username": "user2", "password": "password2"})).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "locked on B by failures on both");
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_status_and_the_auth_events() {
+    let app = spawn_app_with(&["--refresh-grace-period", "0"]).await;
+    let pair = app.login("user1", "password1").await;
+    let (status, _) = app.post("/api/token/", json!({"username": "user1", "password": "wrong-one"})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = app.post("/api/token/refresh/", json!({"refresh": pair["refresh"]})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app.post("/api/token/refresh/", json!({"refresh": pair["refresh"]})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "reuse");
+    app.login("user2", "password2").await;
+
+    let res = app.http.get(format!("{}/metrics", app.base)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let text = res.text().await.unwrap();
+    // The recorder is process-wide (other tests run beside this one): check presence, and
+    // that the route label is the pattern, never a raw path.
+    for series in [
+        r#"http_requests_total{method="POST",route="/api/token/",status="200"}"#,
+        r#"http_requests_total{method="POST",route="/api/token/refresh/",status="401"}"#,
+        r#"http_request_duration_seconds_bucket{method="POST",route="/api/token/",status="200",le="#,
+        r#"auth_logins_total{result="succeeded"}"#,
+        r#"auth_logins_total{result="failed"}"#,
+        r#"auth_refreshes_total{result="rotated"}"#,
+        "auth_refresh_reuse_detected_total",
+        "auth_active_sessions",
+    ] {
+        assert!(text.contains(series), "missing {series} in:\n{text}");
+    }
+    let sessions: f64 =
+        text.lines().find_map(|l| l.strip_prefix("auth_active_sessions ")).unwrap().parse().unwrap();
+    assert_eq!(sessions, 1.0, "user1's session was revoked by the reuse; user2's is live");
+}
+
+#[tokio::test]
+async fn metrics_are_only_for_the_allowed_scrapers() {
+    let app = spawn_app_with(&["--metrics-allow-from", "10.9.9.9"]).await;
+    let res = app.http.get(format!("{}/metrics", app.base)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn on_postgresql_live_sessions_are_remembered_until_a_notify_says_otherwise() {
+    use sqlx::Connection;
+    let fleet = spawn_fleet(2, &[]).await;
+    let (a, b) = (&fleet[0], &fleet[1]);
+    let url = match &a.database_url {
+        Some(url) => url.clone(),
+        None => format!("sqlite://{}/app.db", a._data.path().display()),
+    };
+    let on_postgres = a.database_url.is_some();
+    wait_until_following(&fleet).await;
+    let pair = a.login("user1", "password1").await;
+    let verify = json!({"token": pair["access"]});
+    assert_eq!(b.post("/api/token/verify/", verify.clone()).await.0, StatusCode::OK);
+
+    // Revoke the session behind the servers' backs, without telling anyone.
+    sqlx::any::install_default_drivers();
+    let mut db = sqlx::AnyConnection::connect(&url).await.unwrap();
+    sqlx::query("UPDATE sessions SET revoked_at = 1, revoked_reason = 'test'")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    let (status, _) = b.post("/api/token/verify/", verify.clone()).await;
+    if !on_postgres {
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "SQLite: every call asks the database");
+        return;
+    }
+    assert_eq!(status, StatusCode::OK, "PostgreSQL: B answers from memory, not by polling the database");
+    // Profile reads the user's data, and with it the truth.
+    assert_eq!(b.profile(pair["access"].as_str().unwrap()).await.0, StatusCode::UNAUTHORIZED);
+
+    // The broadcast every revocation sends makes B forget at once.
+    let sid = claims(pair["access"].as_str().unwrap())["sid"].as_str().unwrap().to_owned();
+    sqlx::query("SELECT pg_notify('leptos_auth_revocations', $1)")
+        .bind(format!("s:{sid}"))
+        .execute(&mut db)
+        .await
+        .unwrap();
+    let notified = std::time::Instant::now();
+    while b.post("/api/token/verify/", verify.clone()).await.0 == StatusCode::OK {
+        assert!(notified.elapsed() < Duration::from_secs(1), "B ignored the notification");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }

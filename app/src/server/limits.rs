@@ -1,11 +1,13 @@
-//! Abuse resistance: per-client-IP token buckets on the unauthenticated endpoints, and the
+//! Abuse resistance: per-client-IP rate limits on the unauthenticated endpoints, and the
 //! per-account policy for consecutive failed logins (NIST SP 800-63B §5.2.2).
+//!
+//! Both live in the database, not in process memory, so every instance of a fleet on one
+//! database enforces one shared budget per client and one lock per username.
 
+use super::store;
 use crate::api::ApiError;
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use sqlx::AnyPool;
 use std::net::IpAddr;
-use std::num::NonZeroU32;
 
 #[derive(Clone, Debug)]
 pub struct LimitSettings {
@@ -26,80 +28,88 @@ pub enum Action {
     Refresh,
 }
 
+impl Action {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Login => "login",
+            Self::Register => "register",
+            Self::Refresh => "refresh",
+        }
+    }
+}
+
 pub struct RateLimits {
-    lock_base_secs: u64,
-    login: Option<DefaultKeyedRateLimiter<IpAddr>>,
-    register: Option<DefaultKeyedRateLimiter<IpAddr>>,
-    refresh: Option<DefaultKeyedRateLimiter<IpAddr>>,
-    trusted_proxies: Vec<IpAddr>,
+    settings: LimitSettings,
 }
 
 impl RateLimits {
     pub fn new(settings: &LimitSettings) -> Self {
-        let limiter = |per_minute: u32| {
-            NonZeroU32::new(per_minute).map(|n| RateLimiter::keyed(Quota::per_minute(n).allow_burst(n)))
-        };
-        Self {
-            lock_base_secs: settings.login_lock_base_secs,
-            login: limiter(settings.login_per_minute),
-            register: limiter(settings.register_per_minute),
-            refresh: limiter(settings.refresh_per_minute),
-            trusted_proxies: settings.trusted_proxies.clone(),
-        }
+        Self { settings: settings.clone() }
     }
 
-    /// Takes one token from the client's bucket for `action`, or says how long to wait.
-    pub fn check(&self, action: Action, client: Option<IpAddr>) -> Result<(), ApiError> {
-        let limiter = match action {
-            Action::Login => &self.login,
-            Action::Register => &self.register,
-            Action::Refresh => &self.refresh,
+    /// Takes one request from the client's bucket for `action`, or says how long to wait.
+    /// A bucket holds `per_minute` requests and refills at `per_minute` a minute (GCRA).
+    pub async fn check(&self, db: &AnyPool, action: Action, client: Option<IpAddr>) -> Result<(), ApiError> {
+        let per_minute = match action {
+            Action::Login => self.settings.login_per_minute,
+            Action::Register => self.settings.register_per_minute,
+            Action::Refresh => self.settings.refresh_per_minute,
         };
-        let (Some(limiter), Some(ip)) = (limiter, client) else {
+        let Some(ip) = client.filter(|_| per_minute > 0) else {
             return Ok(());
         };
-        // One bucket per IPv6 /64: a single host usually owns a whole /64.
-        let ip = match ip {
-            IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
-            v4 => v4,
-        };
-        limiter.check_key(&ip).map_err(|not_until| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            tracing::warn!(security_event = "rate_limited", ?action, %ip, "too many requests from one client");
-            ApiError::throttled(wait.as_secs() + 1)
-        })
+        let interval_ms = (60_000 / i64::from(per_minute)).max(1);
+        let bucket = bucket_key(action, ip);
+        match store::take_rate_token(db, &bucket, now_ms(), interval_ms, i64::from(per_minute)).await? {
+            None => Ok(()),
+            Some(wait_ms) => {
+                tracing::warn!(security_event = "rate_limited", ?action, %ip, "too many requests from one client");
+                metrics::counter!("auth_rate_limited_total", "action" => action.as_str()).increment(1);
+                Err(ApiError::throttled(u64::try_from(wait_ms).unwrap_or(0) / 1000 + 1))
+            }
+        }
     }
 
     /// The lock after the `failures`-th consecutive failed password attempt, if any.
     pub fn lock_for(&self, failures: u32) -> Option<u64> {
-        lock_after(failures, self.lock_base_secs)
-    }
-
-    /// Forgets buckets that have refilled, so memory doesn't grow with every client ever seen.
-    pub fn shrink(&self) {
-        for limiter in [&self.login, &self.register, &self.refresh].into_iter().flatten() {
-            limiter.retain_recent();
-            limiter.shrink_to_fit();
-        }
+        lock_after(failures, self.settings.login_lock_base_secs)
     }
 
     /// The client's address: the socket peer, unless that peer is a trusted proxy, in which
     /// case the nearest address in `X-Forwarded-For` that is not itself a trusted proxy.
     pub fn client_ip(&self, peer: Option<IpAddr>, forwarded_for: Option<&str>) -> Option<IpAddr> {
         let peer = peer?;
-        if !self.trusted_proxies.contains(&peer) {
+        let trusted = &self.settings.trusted_proxies;
+        if !trusted.contains(&peer) {
             return Some(peer);
         }
         let hops = forwarded_for.unwrap_or_default().split(',').rev();
         for hop in hops {
             match hop.trim().parse::<IpAddr>() {
-                Ok(ip) if self.trusted_proxies.contains(&ip) => continue,
+                Ok(ip) if trusted.contains(&ip) => continue,
                 Ok(ip) => return Some(ip),
                 Err(_) => break,
             }
         }
         Some(peer)
     }
+}
+
+/// The bucket a client's requests for `action` count against: one per IPv4 address, one
+/// per IPv6 /64 (a single host usually owns a whole /64).
+fn bucket_key(action: Action, ip: IpAddr) -> String {
+    let network = match ip {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        v4 => v4,
+    };
+    format!("{}:{network}", action.as_str())
+}
+
+/// Unix milliseconds: buckets refill faster than once a second.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Consecutive failures allowed before the account starts to be locked.
@@ -140,30 +150,20 @@ mod tests {
     }
 
     #[test]
-    fn buckets_refuse_past_the_burst_per_client() {
-        let limits = RateLimits::new(&LimitSettings {
-            login_per_minute: 2,
-            register_per_minute: 0,
-            refresh_per_minute: 2,
-            trusted_proxies: vec![],
-            login_lock_base_secs: 1,
-        });
-        let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
-        assert!(limits.check(Action::Login, Some(a)).is_ok());
-        assert!(limits.check(Action::Login, Some(a)).is_ok());
-        let refused = limits.check(Action::Login, Some(a)).unwrap_err();
-        assert_eq!(refused.status(), 429);
-        assert!(refused.retry_after.is_some_and(|s| (1..=31).contains(&s)), "{refused:?}");
-        assert!(limits.check(Action::Login, Some(b)).is_ok(), "another client has its own bucket");
-        let (v6a, v6b): (IpAddr, IpAddr) =
-            ("2001:db8::1".parse().unwrap(), "2001:db8::ffff:2".parse().unwrap());
-        assert!(limits.check(Action::Login, Some(v6a)).is_ok());
-        assert!(limits.check(Action::Login, Some(v6b)).is_ok());
-        assert!(limits.check(Action::Login, Some(v6a)).is_err(), "one bucket per IPv6 /64");
-        assert!(limits.check(Action::Refresh, Some(a)).is_ok(), "and each action its own");
-        for _ in 0..100 {
-            assert!(limits.check(Action::Register, Some(a)).is_ok(), "0 turns a limit off");
-        }
+    fn one_bucket_per_action_and_ipv4_address_or_ipv6_64() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(bucket_key(Action::Login, ip("10.0.0.1")), "login:10.0.0.1");
+        assert_ne!(bucket_key(Action::Login, ip("10.0.0.1")), bucket_key(Action::Login, ip("10.0.0.2")));
+        assert_ne!(bucket_key(Action::Login, ip("10.0.0.1")), bucket_key(Action::Refresh, ip("10.0.0.1")));
+        assert_eq!(
+            bucket_key(Action::Login, ip("2001:db8::1")),
+            bucket_key(Action::Login, ip("2001:db8::ffff:2")),
+            "one bucket per IPv6 /64"
+        );
+        assert_ne!(
+            bucket_key(Action::Login, ip("2001:db8::1")),
+            bucket_key(Action::Login, ip("2001:db8:0:1::1"))
+        );
     }
 
     #[test]

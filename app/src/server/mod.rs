@@ -8,6 +8,7 @@ pub mod audit;
 mod error;
 pub mod keys;
 pub mod limits;
+mod liveness;
 pub mod password;
 mod service;
 mod store;

@@ -4,6 +4,7 @@
 use super::audit::{self, Event, Record};
 use super::keys::{KeyAlgorithm, KeyMaterial, KeyRing};
 use super::limits::{Action, LimitSettings, RateLimits};
+use super::liveness::{Liveness, Revocation};
 use super::password::{self, Passwords};
 use super::store::{self, Attempt, NewSession, NewUser, Rotation, RotationPolicy, TokenRow};
 use super::tokens::{Claims, TokenSettings, TokenType, Tokens, new_jti};
@@ -14,6 +15,7 @@ use crate::api::{
 use crate::rules;
 use sqlx::AnyPool;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 #[derive(Clone, Debug)]
@@ -49,7 +51,10 @@ struct Inner {
     tokens: Tokens,
     passwords: Passwords,
     limits: RateLimits,
+    liveness: Liveness,
     stored_keys: Option<KeyAlgorithm>,
+    /// When the keys were last reloaded for an unknown key id (Unix ms).
+    last_kid_reload_ms: AtomicI64,
     session_max_lifetime: u64,
     refresh_grace_period: u64,
 }
@@ -73,6 +78,8 @@ impl AuthService {
             }
         };
         Ok(Self(Arc::new(Inner {
+            liveness: Liveness::new(&db),
+            last_kid_reload_ms: AtomicI64::new(0),
             db,
             tokens: Tokens::new(ring, settings.tokens),
             passwords: Passwords::new(settings.hash_concurrency)?,
@@ -96,6 +103,7 @@ impl AuthService {
         store::insert_signing_key(&self.0.db, &key).await?;
         tracing::info!(kid = %key.kid, "signing key rotated");
         self.reload_keys().await?;
+        self.0.liveness.revoked(&self.0.db, Revocation::Keys).await;
         Ok(key.kid)
     }
 
@@ -104,6 +112,31 @@ impl AuthService {
         let Some(alg) = self.0.stored_keys else { return Ok(()) };
         self.0.tokens.replace_keys(load_ring(&self.0.db, alg, self.0.tokens.settings()).await?);
         Ok(())
+    }
+
+    /// Follows other instances' revocations and key rotations until the process ends (only
+    /// on PostgreSQL; returns at once on SQLite). See `liveness`.
+    pub async fn follow_revocations(&self) {
+        let this = self.clone();
+        let reload = move || {
+            let this = this.clone();
+            async move {
+                if let Err(e) = this.reload_keys().await {
+                    tracing::warn!(error = %e, "reloading signing keys failed; keeping the current ones");
+                }
+            }
+        };
+        self.0.liveness.follow(&self.0.db, reload).await;
+    }
+
+    /// True while this instance follows other instances' revocations (PostgreSQL only).
+    pub fn follows_revocations(&self) -> bool {
+        self.0.liveness.is_following()
+    }
+
+    /// Sessions neither revoked nor expired, for the metrics.
+    pub async fn active_sessions(&self) -> Result<i64, ApiError> {
+        Ok(store::count_active_sessions(&self.0.db, now()).await?)
     }
 
     /// The connection pool, for the server's readiness check.
@@ -136,7 +169,7 @@ impl AuthService {
         meta: ClientMeta,
     ) -> Result<SignIn, ApiError> {
         let client = self.client_ip(&meta);
-        self.0.limits.check(Action::Login, client)?;
+        self.0.limits.check(&self.0.db, Action::Login, client).await?;
         let key = username_key(username);
         let now = now();
         let attempt = self.claim_attempt(&key, now).await?;
@@ -157,6 +190,7 @@ impl AuthService {
                     tracing::info!("login refused");
                 }
                 let event = if locked { Event::LoginLocked } else { Event::LoginFailed };
+                metrics::counter!("auth_logins_total", "result" => "failed").increment(1);
                 let user_id = other.as_ref().map(|a| a.id.as_str());
                 self.audit(Record { event, user_id, session_id: None, ip: client }).await;
                 return Err(ApiError::invalid_credentials());
@@ -185,6 +219,7 @@ impl AuthService {
             self.0.tokens.refresh_claims(&account.id, &sid, &first.jti, first.issued_at, first.expires_at);
         let tokens = self.pair(&account.username, &refresh, now)?;
         tracing::info!(user_id = %account.id, session_id = %sid, "login succeeded");
+        metrics::counter!("auth_logins_total", "result" => "succeeded").increment(1);
         let record = Record {
             event: Event::LoginSucceeded,
             user_id: Some(&account.id),
@@ -200,8 +235,8 @@ impl AuthService {
     /// (or any older token of the session) revokes the whole session (RFC 9700 §4.14.2).
     pub async fn refresh(&self, refresh_token: &str, meta: ClientMeta) -> Result<TokenPair, ApiError> {
         let client = self.client_ip(&meta);
-        self.0.limits.check(Action::Refresh, client)?;
-        let presented = self.0.tokens.decode(refresh_token, TokenType::Refresh)?;
+        self.0.limits.check(&self.0.db, Action::Refresh, client).await?;
+        let presented = self.decode(refresh_token, Some(TokenType::Refresh)).await?;
         let record = |event| Record {
             event,
             user_id: Some(&presented.user_id),
@@ -232,10 +267,13 @@ impl AuthService {
                     session_id = %presented.sid,
                     "a rotated refresh token was presented again: session revoked"
                 );
+                metrics::counter!("auth_refresh_reuse_detected_total").increment(1);
+                self.0.liveness.revoked(&self.0.db, Revocation::Session(presented.sid.clone())).await;
                 self.audit(record(Event::RefreshReuseDetected)).await;
                 return Err(ApiError::token_not_valid());
             }
             Rotation::Refused => {
+                metrics::counter!("auth_refreshes_total", "result" => "refused").increment(1);
                 tracing::info!(session_id = %presented.sid, "refresh refused: token revoked or expired");
                 return Err(ApiError::token_not_valid());
             }
@@ -248,15 +286,17 @@ impl AuthService {
             child.expires_at,
         );
         self.audit(record(Event::TokenRefreshed)).await;
+        metrics::counter!("auth_refreshes_total", "result" => "rotated").increment(1);
         self.pair(&username, &claims, now)
     }
 
     /// Logout: the refresh token's whole session ends, and with it every token of it.
     pub async fn logout(&self, refresh_token: &str, meta: ClientMeta) -> Result<(), ApiError> {
-        let claims = self.0.tokens.decode(refresh_token, TokenType::Refresh)?;
+        let claims = self.decode(refresh_token, Some(TokenType::Refresh)).await?;
         if !store::revoke_session(&self.0.db, &claims.sid, &claims.user_id, now(), "logout").await? {
             return Err(ApiError::token_not_valid());
         }
+        self.0.liveness.revoked(&self.0.db, Revocation::Session(claims.sid.clone())).await;
         tracing::info!(user_id = %claims.user_id, session_id = %claims.sid, "logged out");
         self.audit_claims(Event::LoggedOut, &claims, &meta).await;
         Ok(())
@@ -264,12 +304,12 @@ impl AuthService {
 
     /// Is this token (of either type) currently good?
     pub async fn verify(&self, token: &str) -> Result<(), ApiError> {
-        let claims = self.0.tokens.decode_any(token)?;
+        let claims = self.decode(token, None).await?;
         let live = match claims.token_type {
-            TokenType::Access => store::session_is_live(&self.0.db, &claims.sid, &claims.user_id).await?,
+            TokenType::Access => self.is_live(&claims).await?,
             TokenType::Refresh => {
                 store::refresh_token_is_unused(&self.0.db, &claims.jti).await?
-                    && store::session_is_live(&self.0.db, &claims.sid, &claims.user_id).await?
+                    && self.is_live(&claims).await?
             }
         };
         if live { Ok(()) } else { Err(ApiError::token_not_valid()) }
@@ -278,7 +318,7 @@ impl AuthService {
     /// The caller's own profile. Authenticates from the access token on every call,
     /// including that its session is still live.
     pub async fn profile(&self, access_token: &str) -> Result<Profile, ApiError> {
-        let claims = self.authenticate(access_token)?;
+        let claims = self.authenticate(access_token).await?;
         store::profile_for_session(&self.0.db, &claims.sid, &claims.user_id)
             .await?
             .ok_or_else(ApiError::token_not_valid)
@@ -286,7 +326,7 @@ impl AuthService {
 
     /// Creates an account (registration and the CLI's create-user).
     pub async fn register(&self, form: NewAccount, meta: ClientMeta) -> Result<Profile, ApiError> {
-        self.0.limits.check(Action::Register, self.client_ip(&meta))?;
+        self.0.limits.check(&self.0.db, Action::Register, self.client_ip(&meta)).await?;
         self.create_account(form, true).await
     }
 
@@ -368,6 +408,7 @@ impl AuthService {
         if !store::revoke_session(&self.0.db, session_id, &claims.user_id, now(), "revoked_by_user").await? {
             return Err(ApiError::new(ErrorCode::NotFound, "No such session."));
         }
+        self.0.liveness.revoked(&self.0.db, Revocation::Session(session_id.to_owned())).await;
         tracing::info!(user_id = %claims.user_id, session_id, "session revoked by its user");
         let ip = self.client_ip(&meta);
         let record = Record {
@@ -384,6 +425,7 @@ impl AuthService {
     pub async fn logout_everywhere(&self, access_token: &str, meta: ClientMeta) -> Result<(), ApiError> {
         let claims = self.authenticate_live(access_token).await?;
         let n = store::revoke_user_sessions(&self.0.db, &claims.user_id, "", now(), "logout_all").await?;
+        self.0.liveness.revoked(&self.0.db, Revocation::User(claims.user_id.clone())).await;
         tracing::info!(user_id = %claims.user_id, sessions = n, "signed out everywhere");
         self.audit_claims(Event::SignedOutEverywhere, &claims, &meta).await;
         Ok(())
@@ -399,7 +441,7 @@ impl AuthService {
         let claims = self.authenticate_live(access_token).await?;
         let username = claims.username.as_deref().unwrap_or_default();
         // Checking the current password is a password guess like any login: same limits.
-        self.0.limits.check(Action::Login, self.client_ip(&meta))?;
+        self.0.limits.check(&self.0.db, Action::Login, self.client_ip(&meta)).await?;
         let key = username_key(username);
         self.claim_attempt(&key, now()).await?;
         let hash = store::password_hash(&self.0.db, &claims.user_id).await?;
@@ -412,6 +454,7 @@ impl AuthService {
         password::check_strength(&change.new_password, "new_password", &[username])?;
         let new_hash = self.0.passwords.hash(change.new_password).await?;
         store::change_password(&self.0.db, &claims.user_id, &claims.sid, &new_hash, now()).await?;
+        self.0.liveness.revoked(&self.0.db, Revocation::User(claims.user_id.clone())).await;
         tracing::info!(user_id = %claims.user_id, "password changed; other sessions ended");
         self.audit_claims(Event::PasswordChanged, &claims, &meta).await;
         Ok(())
@@ -423,7 +466,9 @@ impl AuthService {
         let Some(user_id) = store::set_disabled(&self.0.db, &key, disabled, now()).await? else {
             return Err(ApiError::new(ErrorCode::NotFound, format!("There is no user {username:?}.")));
         };
-        if !disabled {
+        if disabled {
+            self.0.liveness.revoked(&self.0.db, Revocation::User(user_id.clone())).await;
+        } else {
             // Enabling is also how an administrator lifts a failed-login lock.
             store::clear_login_failures(&self.0.db, &key).await?;
         }
@@ -457,7 +502,6 @@ impl AuthService {
 
     /// Deletes expired and long-revoked sessions and tokens; see `store::prune`.
     pub async fn prune(&self) -> Result<(u64, u64), ApiError> {
-        self.0.limits.shrink();
         Ok(store::prune(&self.0.db, now(), 86_400).await?)
     }
 
@@ -475,22 +519,55 @@ impl AuthService {
 
     /// An access token whose session is still live.
     async fn authenticate_live(&self, access_token: &str) -> Result<Claims, ApiError> {
-        let claims = self.authenticate(access_token)?;
-        if !store::session_is_live(&self.0.db, &claims.sid, &claims.user_id).await? {
+        let claims = self.authenticate(access_token).await?;
+        if !self.is_live(&claims).await? {
             return Err(ApiError::token_not_valid());
         }
         Ok(claims)
+    }
+
+    async fn is_live(&self, claims: &Claims) -> Result<bool, ApiError> {
+        Ok(self.0.liveness.is_live(&self.0.db, &claims.sid, &claims.user_id).await?)
+    }
+
+    /// Decodes a token (of the `expected` type, or either). A key id this instance hasn't
+    /// loaded (rotated a moment ago by another instance) makes it reload the stored keys
+    /// once and try again; at most once a second, so forged key ids can't hammer the database.
+    async fn decode(&self, token: &str, expected: Option<TokenType>) -> Result<Claims, ApiError> {
+        let decode = || match expected {
+            Some(token_type) => self.0.tokens.decode(token, token_type),
+            None => self.0.tokens.decode_any(token),
+        };
+        let first = decode();
+        if first.is_ok() || self.0.stored_keys.is_none() || !self.0.tokens.has_unknown_kid(token) {
+            return first;
+        }
+        let now_ms = super::limits::now_ms();
+        let last = self.0.last_kid_reload_ms.load(Ordering::Acquire);
+        let due = now_ms - last >= 1000
+            && self
+                .0
+                .last_kid_reload_ms
+                .compare_exchange(last, now_ms, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok();
+        if !due {
+            return first;
+        }
+        if let Err(e) = self.reload_keys().await {
+            tracing::warn!(error = %e, "reloading signing keys failed; keeping the current ones");
+        }
+        decode()
     }
 
     fn refresh_lifetime(&self) -> u64 {
         self.0.tokens.settings().refresh_lifetime.as_secs()
     }
 
-    fn authenticate(&self, access_token: &str) -> Result<Claims, ApiError> {
+    async fn authenticate(&self, access_token: &str) -> Result<Claims, ApiError> {
         if access_token.is_empty() {
             return Err(ApiError::not_authenticated());
         }
-        self.0.tokens.decode(access_token, TokenType::Access)
+        self.decode(access_token, Some(TokenType::Access)).await
     }
 
     fn pair(&self, username: &str, refresh: &Claims, now: u64) -> Result<TokenPair, ApiError> {

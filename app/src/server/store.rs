@@ -337,6 +337,18 @@ pub async fn session_is_live(db: &AnyPool, session_id: &str, user_id: &str) -> R
     Ok(row.is_some())
 }
 
+/// Sessions neither revoked nor past their expiry.
+pub async fn count_active_sessions(db: &AnyPool, now: u64) -> Result<i64, sqlx::Error> {
+    sqlx::query(
+        "SELECT COUNT(*) AS n FROM sessions
+         WHERE revoked_at IS NULL AND expires_at >= $1 AND absolute_expires_at >= $1",
+    )
+    .bind(to_i64(now))
+    .fetch_one(db)
+    .await?
+    .try_get("n")
+}
+
 /// True when the refresh token has neither been used nor revoked.
 pub async fn refresh_token_is_unused(db: &AnyPool, jti: &str) -> Result<bool, sqlx::Error> {
     let row =
@@ -530,6 +542,11 @@ pub async fn prune(db: &AnyPool, now: u64, keep_revoked_secs: u64) -> Result<(u6
         .bind(now - AUDIT_RETENTION_SECS)
         .execute(&mut *tx)
         .await?;
+    // A bucket whose arrival time has passed is full again: the same as no row.
+    sqlx::query("DELETE FROM rate_limits WHERE tat_ms < $1")
+        .bind(now.saturating_mul(1000))
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("DELETE FROM login_throttle WHERE locked_until < $1 AND last_failure_at < $2")
         .bind(now)
         .bind(now - 7 * 86_400)
@@ -598,6 +615,43 @@ pub async fn claim_login_attempt(
     }
     tx.commit().await?;
     Ok(Attempt::Allowed(failures))
+}
+
+/// Takes one request from a GCRA bucket, atomically (one statement, so racing instances
+/// can't both take the last request): the bucket's "theoretical arrival time" moves on by
+/// `interval_ms` unless that would put it more than `burst` intervals ahead of now.
+/// `None` when allowed; otherwise the milliseconds until the next request would be.
+pub async fn take_rate_token(
+    db: &AnyPool,
+    bucket: &str,
+    now_ms: i64,
+    interval_ms: i64,
+    burst: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    let taken = sqlx::query(
+        "INSERT INTO rate_limits (bucket, tat_ms) VALUES ($1, $2 + $3)
+         ON CONFLICT (bucket) DO UPDATE
+           SET tat_ms = (CASE WHEN rate_limits.tat_ms > $2 THEN rate_limits.tat_ms ELSE $2 END) + $3
+           WHERE (CASE WHEN rate_limits.tat_ms > $2 THEN rate_limits.tat_ms ELSE $2 END) + $3 - $2 <= $4
+         RETURNING tat_ms",
+    )
+    .bind(bucket)
+    .bind(now_ms)
+    .bind(interval_ms)
+    .bind(burst * interval_ms)
+    .fetch_optional(db)
+    .await?;
+    if taken.is_some() {
+        return Ok(None);
+    }
+    let tat: i64 = sqlx::query("SELECT tat_ms FROM rate_limits WHERE bucket = $1")
+        .bind(bucket)
+        .fetch_optional(db)
+        .await?
+        .map(|row| row.try_get("tat_ms"))
+        .transpose()?
+        .unwrap_or(now_ms);
+    Ok(Some((tat + interval_ms - burst * interval_ms - now_ms).max(0)))
 }
 
 /// A successful login (or an administrator) resets the count.

@@ -133,6 +133,14 @@ impl Tokens {
         Ok(claims)
     }
 
+    /// True when the token names a key id that isn't in the ring (yet).
+    pub fn has_unknown_kid(&self, token: &str) -> bool {
+        jsonwebtoken::decode_header(token)
+            .ok()
+            .and_then(|header| header.kid)
+            .is_some_and(|kid| self.keys().verifying(&kid).is_none())
+    }
+
     /// Only this server's own key is ever used: a `kid` it didn't issue is refused, and
     /// `jku`, `x5u` and `jwk` headers are never followed (RFC 8725 §3.10).
     pub fn decode_any(&self, token: &str) -> Result<Claims, ApiError> {

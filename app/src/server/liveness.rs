@@ -1,0 +1,198 @@
+//! Is an access token's session still live? Every authenticated call asks.
+//!
+//! On SQLite (one machine) the answer comes from the database every time: a local read is
+//! cheap, and the CLI's `disable-user` in another process is seen at once.
+//!
+//! On PostgreSQL a fleet of instances would otherwise hit the database on every call, so
+//! each instance remembers the sessions it has seen live, and every revocation (logout,
+//! reuse detection, sign out everywhere, password change, disabled user, key rotation) is
+//! broadcast with `NOTIFY`. Each instance `LISTEN`s and forgets what was revoked, so a
+//! logout on one instance is refused by the others within milliseconds, without polling.
+//! Whenever the listening connection is down, the memory is bypassed and cleared: a missed
+//! notification can never leave a revoked session accepted.
+
+use quick_cache::sync::Cache;
+use sqlx::AnyPool;
+use sqlx::postgres::PgListener;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// The PostgreSQL channel revocations are broadcast on.
+const CHANNEL: &str = "leptos_auth_revocations";
+/// However reliable the feed, nothing is believed from memory for longer than this.
+const REMEMBER_FOR: Duration = Duration::from_secs(60);
+const CAPACITY: usize = 100_000;
+
+/// What was revoked, as broadcast between instances.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Revocation {
+    /// One session (logout, reuse detected, signed out by its user).
+    Session(String),
+    /// Every session of a user (sign out everywhere, password change, disabled).
+    User(String),
+    /// The signing keys changed: reload them.
+    Keys,
+}
+
+impl Revocation {
+    fn encode(&self) -> String {
+        match self {
+            Self::Session(sid) => format!("s:{sid}"),
+            Self::User(user_id) => format!("u:{user_id}"),
+            Self::Keys => "k".into(),
+        }
+    }
+
+    fn decode(payload: &str) -> Option<Self> {
+        match payload.split_once(':') {
+            Some(("s", sid)) => Some(Self::Session(sid.to_owned())),
+            Some(("u", user_id)) => Some(Self::User(user_id.to_owned())),
+            _ if payload == "k" => Some(Self::Keys),
+            _ => None,
+        }
+    }
+}
+
+pub struct Liveness {
+    /// Session id -> (its user, when it was seen live).
+    seen_live: Cache<String, (String, Instant)>,
+    /// True only while this instance is listening for revocations.
+    feed_up: AtomicBool,
+    /// Bumped by every revocation, so a database answer that raced one isn't remembered.
+    generation: AtomicU64,
+    /// Whether revocations are broadcast at all (PostgreSQL).
+    broadcast: bool,
+}
+
+impl Liveness {
+    pub fn new(db: &AnyPool) -> Self {
+        let scheme = db.connect_options().database_url.scheme().to_owned();
+        Self {
+            seen_live: Cache::new(CAPACITY),
+            feed_up: AtomicBool::new(false),
+            generation: AtomicU64::new(0),
+            broadcast: scheme.starts_with("postgres"),
+        }
+    }
+
+    /// Whether revocations from other instances are being followed right now (and so
+    /// answers may come from memory).
+    pub fn is_following(&self) -> bool {
+        self.feed_up.load(Ordering::Acquire)
+    }
+
+    /// True when the session is live and its user enabled: from memory when the feed
+    /// vouches for it, otherwise from the database.
+    pub async fn is_live(&self, db: &AnyPool, session_id: &str, user_id: &str) -> Result<bool, sqlx::Error> {
+        let trusted = self.feed_up.load(Ordering::Acquire);
+        if trusted
+            && let Some((owner, seen)) = self.seen_live.get(session_id)
+            && owner == user_id
+            && seen.elapsed() < REMEMBER_FOR
+        {
+            return Ok(true);
+        }
+        // A revocation that lands while the database is being asked must win over its answer.
+        let generation = self.generation.load(Ordering::Acquire);
+        let live = super::store::session_is_live(db, session_id, user_id).await?;
+        if live && trusted && self.generation.load(Ordering::Acquire) == generation {
+            self.seen_live.insert(session_id.to_owned(), (user_id.to_owned(), Instant::now()));
+        }
+        Ok(live)
+    }
+
+    /// Forgets what was revoked, here; and tells the other instances.
+    pub async fn revoked(&self, db: &AnyPool, what: Revocation) {
+        self.forget(&what);
+        if !self.broadcast {
+            return;
+        }
+        let sent =
+            sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(what.encode()).execute(db).await;
+        if let Err(e) = sent {
+            // Other instances' memory expires within REMEMBER_FOR; log loudly meanwhile.
+            tracing::error!(error = %e, "could not broadcast a revocation to other instances");
+        }
+    }
+
+    fn forget(&self, what: &Revocation) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        match what {
+            Revocation::Session(sid) => {
+                self.seen_live.remove(sid.as_str());
+            }
+            Revocation::User(user_id) => self.seen_live.retain(|_, (owner, _)| owner != user_id),
+            Revocation::Keys => {}
+        }
+    }
+
+    fn feed_down(&self) {
+        self.feed_up.store(false, Ordering::Release);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.seen_live.clear();
+    }
+
+    /// Listens for other instances' revocations until the process ends, reconnecting after
+    /// any failure. `on_keys` runs when the signing keys changed.
+    pub async fn follow<F, Fut>(&self, db: &AnyPool, on_keys: F)
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = ()>,
+    {
+        if !self.broadcast {
+            return;
+        }
+        let url = db.connect_options().database_url.to_string();
+        let mut backoff = Duration::from_millis(250);
+        loop {
+            match self.listen(&url, &on_keys).await {
+                Ok(()) => backoff = Duration::from_millis(250),
+                Err(e) => {
+                    tracing::warn!(error = %e, "revocation feed lost; checking the database on every call")
+                }
+            }
+            self.feed_down();
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+    }
+
+    /// One connection's worth of listening. Returns when the connection is lost.
+    async fn listen<F, Fut>(&self, url: &str, on_keys: &F) -> Result<(), sqlx::Error>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = ()>,
+    {
+        let mut listener = PgListener::connect(url).await?;
+        listener.listen(CHANNEL).await?;
+        // Keys may have changed while nobody listened.
+        on_keys().await;
+        self.seen_live.clear();
+        self.feed_up.store(true, Ordering::Release);
+        tracing::info!("following revocations from other instances");
+        // `try_recv` answers None when the connection dropped: whatever was sent meanwhile
+        // is lost, so stop trusting memory until listening again.
+        while let Some(notification) = listener.try_recv().await? {
+            match Revocation::decode(notification.payload()) {
+                Some(Revocation::Keys) => on_keys().await,
+                Some(what) => self.forget(&what),
+                None => tracing::warn!(payload = notification.payload(), "unknown revocation message"),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Revocation;
+
+    #[test]
+    fn messages_round_trip_and_garbage_is_ignored() {
+        for what in [Revocation::Session("abc".into()), Revocation::User("u1".into()), Revocation::Keys] {
+            assert_eq!(Revocation::decode(&what.encode()), Some(what));
+        }
+        assert_eq!(Revocation::decode("x:1"), None);
+        assert_eq!(Revocation::decode(""), None);
+    }
+}
