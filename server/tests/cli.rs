@@ -247,3 +247,161 @@ fn settings_can_come_from_a_dotenv_file_and_are_still_validated() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("REFRESH_TOKEN_LIFETIME"), "read from .env");
 }
+
+/// Settings for the shutdown tests: no limits in the way, and no grace window, so a
+/// rotation the client never heard of would show up as a refused token.
+const UNDER_LOAD: [&str; 8] = [
+    "--demo",
+    "--refresh-grace-period",
+    "0",
+    "--refresh-rate-per-minute",
+    "0",
+    "--login-rate-per-minute",
+    "0",
+    "--hash-concurrency=4",
+];
+const CHAINS: usize = 12;
+
+/// Logs in `CHAINS` sessions and keeps each refreshing its own chain as fast as it can
+/// until the server goes away. Returns each chain's last refresh token received and the
+/// number of refreshes completed; panics if any refresh is refused while the server runs.
+async fn refresh_until_the_server_is_gone(
+    server: &Running,
+    stop: impl FnOnce() + Send + 'static,
+) -> (Vec<String>, usize) {
+    let mut chains = Vec::new();
+    for _ in 0..CHAINS {
+        let (status, pair) =
+            server.post("/api/token/", json!({"username": "user1", "password": "password1"})).await;
+        assert_eq!(status, 200, "{pair}");
+        chains.push(pair["refresh"].as_str().unwrap().to_owned());
+    }
+    let url = format!("{}/api/token/refresh/", server.base);
+    let tasks: Vec<_> = chains
+        .into_iter()
+        .map(|mut refresh| {
+            let (url, http) = (url.clone(), reqwest::Client::new());
+            tokio::spawn(async move {
+                let mut done = 0;
+                loop {
+                    let Ok(res) = http.post(&url).json(&json!({"refresh": refresh})).send().await else {
+                        return (refresh, done); // the server is gone
+                    };
+                    let status = res.status();
+                    let Ok(body) = res.json::<Value>().await else { return (refresh, done) };
+                    assert_eq!(status, 200, "a refresh was refused while the server ran: {body}");
+                    refresh = body["refresh"].as_str().unwrap().to_owned();
+                    done += 1;
+                }
+            })
+        })
+        .collect();
+    // Let the load build up, then stop the server in the middle of it.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    stop();
+    let mut last = Vec::new();
+    let mut total = 0;
+    for task in tasks {
+        let (refresh, done) = task.await.unwrap();
+        last.push(refresh);
+        total += done;
+    }
+    (last, total)
+}
+
+fn jti(token: &str) -> String {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap())
+            .unwrap();
+    claims["jti"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_under_refresh_load_finishes_every_refresh_in_flight() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let server = Running::start(dir, &UNDER_LOAD);
+    let pid = server.child.id().to_string();
+    let (last, total) = refresh_until_the_server_is_gone(&server, move || {
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    })
+    .await;
+    assert!(total > CHAINS, "the load ran ({total} refreshes)");
+    let log = server.stop();
+    assert!(log.contains("shutting down") && log.contains("stopped"), "{log}");
+
+    // Every chain's last token is still the live one: no refresh was applied whose answer
+    // the client didn't get (with no grace window, that token would now be refused).
+    let server = Running::start(dir, &UNDER_LOAD);
+    for refresh in last {
+        let (status, body) = server.post("/api/token/refresh/", json!({"refresh": refresh})).await;
+        assert_eq!(status, 200, "a chain was broken by the shutdown: {body}");
+    }
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_under_refresh_load_leaves_every_session_rotated_or_not() {
+    use sqlx::Row;
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let mut server = Running::start(dir, &UNDER_LOAD);
+    let pid = server.child.id().to_string();
+    let (last, total) = refresh_until_the_server_is_gone(&server, move || {
+        let _ = Command::new("kill").args(["-KILL", &pid]).status();
+    })
+    .await;
+    assert!(total > CHAINS, "the load ran ({total} refreshes)");
+    let _ = server.child.wait();
+
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(&format!("sqlite://{dir}/app.db")).await.unwrap();
+    // Each live session has exactly one usable token, and every used one names its
+    // replacement in the same session: no rotation was half-applied.
+    let broken: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM sessions s
+         WHERE s.revoked_at IS NULL AND 1 <> (SELECT COUNT(*) FROM refresh_tokens t
+             WHERE t.session_id = s.id AND t.used_at IS NULL AND t.revoked_at IS NULL)",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap()
+    .get("n");
+    assert_eq!(broken, 0, "sessions without exactly one usable token");
+    let dangling: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM refresh_tokens t
+         WHERE t.used_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM refresh_tokens c
+             WHERE c.jti = t.replaced_by AND c.session_id = t.session_id AND c.parent_jti = t.jti)",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap()
+    .get("n");
+    assert_eq!(dangling, 0, "used tokens without their replacement");
+
+    // Each chain's last token is either still the live one, or was rotated by a response
+    // the kill swallowed, and then its replacement is the live one.
+    let mut swallowed = 0;
+    for refresh in &last {
+        let row = sqlx::query("SELECT used_at, replaced_by FROM refresh_tokens WHERE jti = $1")
+            .bind(jti(refresh))
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        if row.get::<Option<i64>, _>("used_at").is_some() {
+            swallowed += 1;
+            assert!(row.get::<Option<String>, _>("replaced_by").is_some());
+        }
+    }
+    db.close().await;
+    let server = Running::start(dir, &UNDER_LOAD);
+    let mut live = 0;
+    for refresh in last {
+        let (status, _) = server.post("/api/token/refresh/", json!({"refresh": refresh})).await;
+        live += usize::from(status == 200);
+    }
+    assert_eq!(live + swallowed, CHAINS, "every chain is either intact or rotated whole");
+    server.stop();
+}
