@@ -1,18 +1,34 @@
 //! The connection pool and the embedded migrations, applied at start.
 
 use anyhow::Context;
+use app::server::Pools;
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
-pub async fn connect(url: &str) -> anyhow::Result<AnyPool> {
+/// Connects, applies the migrations, and returns the pools the service uses: on SQLite a
+/// small pool for reads and a pool of one connection for writes (SQLite has one writer at
+/// a time; see `app::server::Pools`), on PostgreSQL one pool for both.
+pub async fn connect(url: &str) -> anyhow::Result<Pools> {
     sqlx::any::install_default_drivers();
-    let pool = AnyPoolOptions::new()
-        .max_connections(16)
+    let sqlite = url.starts_with("sqlite:");
+    let read = pool(url, sqlite, if sqlite { 4 } else { 16 }).await?;
+    MIGRATOR.run(&read).await.context("applying database migrations")?;
+    let write = if sqlite { pool(url, sqlite, 1).await? } else { read.clone() };
+    Ok(Pools { read, write })
+}
+
+async fn pool(url: &str, sqlite: bool, max_connections: u32) -> anyhow::Result<AnyPool> {
+    AnyPoolOptions::new()
+        .max_connections(max_connections)
+        // A ping before every use catches connections a network or proxy dropped; a local
+        // SQLite file has no network, and the ping is a round trip to the connection's
+        // worker thread on every query.
+        .test_before_acquire(!sqlite)
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 if conn.backend_name().eq_ignore_ascii_case("sqlite") {
                     // WAL lets readers run beside the one writer; the busy timeout makes
-                    // concurrent writers queue instead of failing.
+                    // a writer in another process (the CLI) queue instead of failing.
                     for pragma in [
                         "PRAGMA journal_mode = WAL",
                         "PRAGMA synchronous = NORMAL",
@@ -27,9 +43,7 @@ pub async fn connect(url: &str) -> anyhow::Result<AnyPool> {
         })
         .connect(url)
         .await
-        .with_context(|| format!("connecting to the database at {}", redact(url)))?;
-    MIGRATOR.run(&pool).await.context("applying database migrations")?;
-    Ok(pool)
+        .with_context(|| format!("connecting to the database at {}", redact(url)))
 }
 
 /// The URL without its password, for error messages.

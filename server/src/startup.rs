@@ -77,7 +77,7 @@ impl Application {
         for task in background {
             task.abort();
         }
-        self.auth.db().close().await;
+        self.auth.close().await;
         tracing::info!("stopped");
         served
     }
@@ -88,7 +88,7 @@ impl Application {
 pub async fn auth_service(config: &Config) -> anyhow::Result<AuthService> {
     config.validate().map_err(anyhow::Error::msg)?;
     create_data_dir(&config.data_dir)?;
-    let pool = db::connect(&config.database_url()).await?;
+    let pools = db::connect(&config.database_url()).await?;
     let keys = match &config.jwt_secret {
         Some(secret) => KeySource::Secret(secret.expose().as_bytes().to_vec()),
         None => KeySource::Stored(config.jwt_algorithm),
@@ -112,7 +112,7 @@ pub async fn auth_service(config: &Config) -> anyhow::Result<AuthService> {
             login_lock_base_secs: config.login_lock_base.as_secs().max(1),
         },
     };
-    AuthService::start(pool, keys, settings)
+    AuthService::start(pools, keys, settings)
         .await
         .map_err(|e| anyhow::anyhow!("starting the auth service: {e}"))
 }

@@ -1224,7 +1224,7 @@ async fn health_and_readiness_endpoints_answer() {
     assert_eq!((res.status(), res.text().await.unwrap()), (StatusCode::OK, "ok".to_owned()));
     let res = app.http.get(format!("{}/readyz", app.base)).send().await.unwrap();
     assert_eq!((res.status(), res.text().await.unwrap()), (StatusCode::OK, "ready".to_owned()));
-    app.auth.db().close().await;
+    app.auth.close().await;
     let res = app.http.get(format!("{}/readyz", app.base)).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE, "a dead database is 503, not 500");
     let res = app.http.get(format!("{}/healthz", app.base)).send().await.unwrap();

@@ -18,7 +18,7 @@ pub use error::{ClientMeta, internal_error};
 pub use keys::KeyAlgorithm;
 pub use limits::LimitSettings;
 pub use service::KeySource;
-pub use service::{AuthService, AuthSettings};
+pub use service::{AuthService, AuthSettings, Pools};
 pub use tokens::TokenSettings;
 
 /// Seconds since the Unix epoch: the one clock used for tokens and database rows.

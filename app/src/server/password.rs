@@ -1,28 +1,51 @@
 //! Password hashing: Argon2id at OWASP's minimum parameters (m=19456 KiB, t=2, p=1, the
-//! argon2 crate's defaults), always off the async runtime and with bounded concurrency so a
-//! login flood cannot pile up 19 MiB buffers or starve other requests.
+//! argon2 crate's defaults), always off the async runtime, on a few dedicated threads of
+//! low CPU priority: a login flood can neither pile up 19 MiB buffers nor starve the cheap
+//! requests, and logins still get every CPU cycle nothing else wants.
 
 use crate::api::ApiError;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash};
-use std::sync::Arc;
-use tokio::sync::Semaphore;
+use std::sync::{Arc, Mutex, mpsc};
+
+type Job = Box<dyn FnOnce() + Send>;
 
 #[derive(Clone)]
 pub struct Passwords {
-    permits: Arc<Semaphore>,
+    /// Work for the hashing threads; they end when the last sender is dropped.
+    jobs: mpsc::Sender<Job>,
     /// A real hash of a random password, verified against when the user does not exist, so
     /// unknown users and wrong passwords take the same time.
     dummy_hash: Arc<str>,
 }
 
 impl Passwords {
-    /// `concurrency`: how many hashes may run at once (one per core is plenty).
+    /// `concurrency`: how many hashes may run at once (one thread each; one per core is
+    /// plenty).
     pub fn new(concurrency: usize) -> Result<Self, ApiError> {
         let mut random = [0u8; 32];
         getrandom::fill(&mut random).map_err(|e| super::internal_error("no randomness", e))?;
         let dummy_hash = hash_blocking(&random)?;
-        Ok(Self { permits: Arc::new(Semaphore::new(concurrency.max(1))), dummy_hash: dummy_hash.into() })
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for n in 0..concurrency.max(1) {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{n}"))
+                .spawn(move || {
+                    lower_this_threads_priority();
+                    loop {
+                        // Holding the lock only while waiting: one idle thread takes the next job.
+                        let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return, // every sender is gone
+                        }
+                    }
+                })
+                .map_err(|e| super::internal_error("could not start a hashing thread", e))?;
+        }
+        Ok(Self { jobs, dummy_hash: dummy_hash.into() })
     }
 
     pub async fn hash(&self, password: String) -> Result<String, ApiError> {
@@ -43,21 +66,15 @@ impl Passwords {
         .await
     }
 
+    /// Queues `f` for the hashing threads and waits for its result. A request dropped
+    /// meanwhile doesn't cancel the job: the queue stays the one bound on hashing work.
     async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
-        // The permit moves into the blocking job: if the request is dropped, the hash still
-        // runs to the end, and it must keep counting against the limit until it does.
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| super::internal_error("password hasher closed", e))?;
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            f()
-        })
-        .await
-        .map_err(|e| super::internal_error("password hashing task failed", e))
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(f());
+        });
+        self.jobs.send(job).map_err(|e| super::internal_error("password hasher stopped", e))?;
+        result.await.map_err(|e| super::internal_error("password hashing failed", e))
     }
 }
 
@@ -82,6 +99,19 @@ pub fn check_strength(password: &str, field: &str, user_inputs: &[&str]) -> Resu
         detail.push('.');
     }
     Err(ApiError::invalid(field, detail))
+}
+
+/// Nice 10: the scheduler runs request handling first and hashing in what is left.
+fn lower_this_threads_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain syscalls on the calling thread's own id; failure only means the thread
+    // keeps its priority, which is logged.
+    unsafe {
+        let tid = libc::gettid();
+        if libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10) != 0 {
+            tracing::warn!("could not lower the hashing thread's priority");
+        }
+    }
 }
 
 fn hash_blocking(password: &[u8]) -> Result<String, ApiError> {

@@ -31,6 +31,13 @@ pub struct AuthSettings {
     pub limits: LimitSettings,
 }
 
+/// The database, as two pools over it: see `Inner::writer`.
+#[derive(Clone)]
+pub struct Pools {
+    pub read: AnyPool,
+    pub write: AnyPool,
+}
+
 /// Where the signing keys come from.
 #[derive(Clone)]
 pub enum KeySource {
@@ -47,7 +54,13 @@ pub enum KeySource {
 pub struct AuthService(Arc<Inner>);
 
 struct Inner {
+    /// Reads.
     db: AnyPool,
+    /// Writes (and transactions that write). On SQLite a pool of one connection: SQLite
+    /// allows one writer at a time, and queueing here is fair and immediate, where
+    /// SQLite's own busy handler sleeps in steps of milliseconds. On PostgreSQL the same
+    /// pool as `db`.
+    writer: AnyPool,
     tokens: Tokens,
     passwords: Passwords,
     limits: RateLimits,
@@ -61,7 +74,8 @@ struct Inner {
 
 impl AuthService {
     /// Loads (or on first start creates) the signing keys and builds the service.
-    pub async fn start(db: AnyPool, keys: KeySource, settings: AuthSettings) -> Result<Self, ApiError> {
+    pub async fn start(pools: Pools, keys: KeySource, settings: AuthSettings) -> Result<Self, ApiError> {
+        let Pools { read: db, write: writer } = pools;
         let (ring, stored_keys) = match keys {
             KeySource::Secret(secret) => {
                 let key =
@@ -71,7 +85,7 @@ impl AuthService {
             KeySource::Stored(alg) => {
                 if store::signing_keys(&db, alg).await?.is_empty() {
                     let key = KeyMaterial::generate(alg, now()).map_err(key_error)?;
-                    store::insert_signing_key(&db, &key).await?;
+                    store::insert_signing_key(&writer, &key).await?;
                     tracing::info!(kid = %key.kid, alg = alg.as_str(), "generated the first signing key");
                 }
                 (load_ring(&db, alg, &settings.tokens).await?, Some(alg))
@@ -81,6 +95,7 @@ impl AuthService {
             liveness: Liveness::new(&db),
             last_kid_reload_ms: AtomicI64::new(0),
             db,
+            writer,
             tokens: Tokens::new(ring, settings.tokens),
             passwords: Passwords::new(settings.hash_concurrency)?,
             limits: RateLimits::new(&settings.limits),
@@ -100,7 +115,7 @@ impl AuthService {
             ));
         };
         let key = KeyMaterial::generate(alg, now()).map_err(key_error)?;
-        store::insert_signing_key(&self.0.db, &key).await?;
+        store::insert_signing_key(&self.0.writer, &key).await?;
         tracing::info!(kid = %key.kid, "signing key rotated");
         self.reload_keys().await?;
         self.0.liveness.revoked(&self.0.db, Revocation::Keys).await;
@@ -144,6 +159,12 @@ impl AuthService {
         &self.0.db
     }
 
+    /// Closes both pools, waiting for the connections in use to come back (at shutdown).
+    pub async fn close(&self) {
+        self.0.writer.close().await;
+        self.0.db.close().await;
+    }
+
     /// The public verification keys, as served at `/.well-known/jwks.json`.
     pub fn jwks(&self) -> serde_json::Value {
         self.0.tokens.keys().jwks().clone()
@@ -169,7 +190,7 @@ impl AuthService {
         meta: ClientMeta,
     ) -> Result<SignIn, ApiError> {
         let client = self.client_ip(&meta);
-        self.0.limits.check(&self.0.db, Action::Login, client).await?;
+        self.0.limits.check(&self.0.writer, Action::Login, client).await?;
         let key = username_key(username);
         let now = now();
         let attempt = self.claim_attempt(&key, now).await?;
@@ -196,7 +217,7 @@ impl AuthService {
                 return Err(ApiError::invalid_credentials());
             }
         };
-        store::clear_login_failures(&self.0.db, &key).await?;
+        store::clear_login_failures(&self.0.writer, &key).await?;
 
         let sid = new_jti();
         let absolute_expires_at = now + self.0.session_max_lifetime;
@@ -214,7 +235,7 @@ impl AuthService {
             user_agent: meta.user_agent.as_deref(),
             ip: client_ip.as_deref(),
         };
-        store::start_session(&self.0.db, &session, &first).await?;
+        store::start_session(&self.0.writer, &session, &first).await?;
         let refresh =
             self.0.tokens.refresh_claims(&account.id, &sid, &first.jti, first.issued_at, first.expires_at);
         let tokens = self.pair(&account.username, &refresh, now)?;
@@ -235,7 +256,7 @@ impl AuthService {
     /// (or any older token of the session) revokes the whole session (RFC 9700 §4.14.2).
     pub async fn refresh(&self, refresh_token: &str, meta: ClientMeta) -> Result<TokenPair, ApiError> {
         let client = self.client_ip(&meta);
-        self.0.limits.check(&self.0.db, Action::Refresh, client).await?;
+        self.0.limits.check(&self.0.writer, Action::Refresh, client).await?;
         let presented = self.decode(refresh_token, Some(TokenType::Refresh)).await?;
         let record = |event| Record {
             event,
@@ -249,8 +270,13 @@ impl AuthService {
             refresh_lifetime: self.refresh_lifetime(),
             grace_period: self.0.refresh_grace_period,
         };
-        let (username, child) = match store::rotate_refresh_token(&self.0.db, &presented, &new_jti(), &policy)
-            .await?
+        let (username, child) = match store::rotate_refresh_token(
+            &self.0.writer,
+            &presented,
+            &new_jti(),
+            &policy,
+        )
+        .await?
         {
             Rotation::Rotated { username, child } => {
                 tracing::debug!(session_id = %presented.sid, "refresh token rotated");
@@ -293,7 +319,7 @@ impl AuthService {
     /// Logout: the refresh token's whole session ends, and with it every token of it.
     pub async fn logout(&self, refresh_token: &str, meta: ClientMeta) -> Result<(), ApiError> {
         let claims = self.decode(refresh_token, Some(TokenType::Refresh)).await?;
-        if !store::revoke_session(&self.0.db, &claims.sid, &claims.user_id, now(), "logout").await? {
+        if !store::revoke_session(&self.0.writer, &claims.sid, &claims.user_id, now(), "logout").await? {
             return Err(ApiError::token_not_valid());
         }
         self.0.liveness.revoked(&self.0.db, Revocation::Session(claims.sid.clone())).await;
@@ -326,7 +352,7 @@ impl AuthService {
 
     /// Creates an account (registration and the CLI's create-user).
     pub async fn register(&self, form: NewAccount, meta: ClientMeta) -> Result<Profile, ApiError> {
-        self.0.limits.check(&self.0.db, Action::Register, self.client_ip(&meta)).await?;
+        self.0.limits.check(&self.0.writer, Action::Register, self.client_ip(&meta)).await?;
         self.create_account(form, true).await
     }
 
@@ -362,7 +388,7 @@ impl AuthService {
             last_name,
             now: i64::try_from(now()).unwrap_or(i64::MAX),
         };
-        match store::insert_user(&self.0.db, &user).await {
+        match store::insert_user(&self.0.writer, &user).await {
             Ok(()) => {}
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 return Err(ApiError::username_taken());
@@ -405,7 +431,9 @@ impl AuthService {
         meta: ClientMeta,
     ) -> Result<(), ApiError> {
         let claims = self.authenticate_live(access_token).await?;
-        if !store::revoke_session(&self.0.db, session_id, &claims.user_id, now(), "revoked_by_user").await? {
+        if !store::revoke_session(&self.0.writer, session_id, &claims.user_id, now(), "revoked_by_user")
+            .await?
+        {
             return Err(ApiError::new(ErrorCode::NotFound, "No such session."));
         }
         self.0.liveness.revoked(&self.0.db, Revocation::Session(session_id.to_owned())).await;
@@ -424,7 +452,7 @@ impl AuthService {
     /// Sign out everywhere: every session of the caller ends, this one included.
     pub async fn logout_everywhere(&self, access_token: &str, meta: ClientMeta) -> Result<(), ApiError> {
         let claims = self.authenticate_live(access_token).await?;
-        let n = store::revoke_user_sessions(&self.0.db, &claims.user_id, "", now(), "logout_all").await?;
+        let n = store::revoke_user_sessions(&self.0.writer, &claims.user_id, "", now(), "logout_all").await?;
         self.0.liveness.revoked(&self.0.db, Revocation::User(claims.user_id.clone())).await;
         tracing::info!(user_id = %claims.user_id, sessions = n, "signed out everywhere");
         self.audit_claims(Event::SignedOutEverywhere, &claims, &meta).await;
@@ -441,19 +469,19 @@ impl AuthService {
         let claims = self.authenticate_live(access_token).await?;
         let username = claims.username.as_deref().unwrap_or_default();
         // Checking the current password is a password guess like any login: same limits.
-        self.0.limits.check(&self.0.db, Action::Login, self.client_ip(&meta)).await?;
+        self.0.limits.check(&self.0.writer, Action::Login, self.client_ip(&meta)).await?;
         let key = username_key(username);
         self.claim_attempt(&key, now()).await?;
         let hash = store::password_hash(&self.0.db, &claims.user_id).await?;
         if !self.0.passwords.verify(change.current_password, hash).await? {
             return Err(ApiError::invalid("current_password", "Your current password is not correct."));
         }
-        store::clear_login_failures(&self.0.db, &key).await?;
+        store::clear_login_failures(&self.0.writer, &key).await?;
         rules::check_password(&change.new_password, username)
             .map_err(|e| ApiError { field: Some("new_password".into()), ..e })?;
         password::check_strength(&change.new_password, "new_password", &[username])?;
         let new_hash = self.0.passwords.hash(change.new_password).await?;
-        store::change_password(&self.0.db, &claims.user_id, &claims.sid, &new_hash, now()).await?;
+        store::change_password(&self.0.writer, &claims.user_id, &claims.sid, &new_hash, now()).await?;
         self.0.liveness.revoked(&self.0.db, Revocation::User(claims.user_id.clone())).await;
         tracing::info!(user_id = %claims.user_id, "password changed; other sessions ended");
         self.audit_claims(Event::PasswordChanged, &claims, &meta).await;
@@ -463,14 +491,14 @@ impl AuthService {
     /// Disables or enables an account (admin CLI). Disabling ends all its sessions at once.
     pub async fn set_disabled(&self, username: &str, disabled: bool) -> Result<(), ApiError> {
         let key = username_key(username);
-        let Some(user_id) = store::set_disabled(&self.0.db, &key, disabled, now()).await? else {
+        let Some(user_id) = store::set_disabled(&self.0.writer, &key, disabled, now()).await? else {
             return Err(ApiError::new(ErrorCode::NotFound, format!("There is no user {username:?}.")));
         };
         if disabled {
             self.0.liveness.revoked(&self.0.db, Revocation::User(user_id.clone())).await;
         } else {
             // Enabling is also how an administrator lifts a failed-login lock.
-            store::clear_login_failures(&self.0.db, &key).await?;
+            store::clear_login_failures(&self.0.writer, &key).await?;
         }
         tracing::info!(%user_id, disabled, "account disabled flag changed");
         let event = if disabled { Event::UserDisabled } else { Event::UserEnabled };
@@ -490,7 +518,7 @@ impl AuthService {
     async fn audit(&self, record: Record<'_>) {
         // UUIDv7: ordered by time, so the log reads back in the order things happened.
         let id = uuid::Uuid::now_v7().to_string();
-        if let Err(e) = store::insert_audit(&self.0.db, &id, now(), &record).await {
+        if let Err(e) = store::insert_audit(&self.0.writer, &id, now(), &record).await {
             tracing::error!(error = %e, event = record.event.as_str(), "could not record an audit event");
         }
     }
@@ -502,12 +530,12 @@ impl AuthService {
 
     /// Deletes expired and long-revoked sessions and tokens; see `store::prune`.
     pub async fn prune(&self) -> Result<(u64, u64), ApiError> {
-        Ok(store::prune(&self.0.db, now(), 86_400).await?)
+        Ok(store::prune(&self.0.writer, now(), 86_400).await?)
     }
 
     /// Counts a password attempt against the username's lock, or refuses it while locked.
     async fn claim_attempt(&self, key: &str, now: u64) -> Result<u32, ApiError> {
-        match store::claim_login_attempt(&self.0.db, key, now, |n| self.0.limits.lock_for(n)).await? {
+        match store::claim_login_attempt(&self.0.writer, key, now, |n| self.0.limits.lock_for(n)).await? {
             Attempt::Allowed(n) => Ok(n),
             Attempt::Locked(until) => Err(ApiError::throttled(until.saturating_sub(now).max(1))),
         }

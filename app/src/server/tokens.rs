@@ -51,6 +51,11 @@ pub struct TokenSettings {
 
 pub struct Tokens {
     ring: RwLock<Arc<KeyRing>>,
+    /// Tokens whose signature and claims were already checked, by their exact text. A
+    /// client presents the same access token for minutes; checking an Ed25519 signature
+    /// costs more than the rest of a cheap request. Only expiry is checked again on a hit,
+    /// and the whole memory is dropped whenever the keys change.
+    verified: quick_cache::sync::Cache<String, Claims>,
     validation: Validation,
     settings: TokenSettings,
 }
@@ -65,12 +70,18 @@ impl Tokens {
         validation.set_issuer(&[&settings.issuer]);
         validation.set_audience(&[settings.audience.clone(), refresh_audience(&settings.audience)]);
         validation.set_required_spec_claims(&["exp", "iat", "jti", "iss", "aud"]);
-        Self { ring: RwLock::new(Arc::new(ring)), validation, settings }
+        Self {
+            ring: RwLock::new(Arc::new(ring)),
+            verified: quick_cache::sync::Cache::new(10_000),
+            validation,
+            settings,
+        }
     }
 
     /// Swaps in a new key ring (after a rotation, or a reload from the database).
     pub fn replace_keys(&self, ring: KeyRing) {
         *self.ring.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(ring);
+        self.verified.clear();
     }
 
     pub fn keys(&self) -> Arc<KeyRing> {
@@ -144,6 +155,20 @@ impl Tokens {
     /// Only this server's own key is ever used: a `kid` it didn't issue is refused, and
     /// `jku`, `x5u` and `jwk` headers are never followed (RFC 8725 §3.10).
     pub fn decode_any(&self, token: &str) -> Result<Claims, ApiError> {
+        if let Some(claims) = self.verified.get(token) {
+            // The same rule as jsonwebtoken's: expired once `exp` is more than the leeway ago.
+            if claims.exp + self.settings.leeway.as_secs() >= super::now() {
+                return Ok(claims);
+            }
+            self.verified.remove(token);
+            return Err(ApiError::token_not_valid());
+        }
+        let claims = self.verify_signature_and_claims(token)?;
+        self.verified.insert(token.to_owned(), claims.clone());
+        Ok(claims)
+    }
+
+    fn verify_signature_and_claims(&self, token: &str) -> Result<Claims, ApiError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| ApiError::token_not_valid())?;
         let ring = self.keys();
         let Some(key) = header.kid.as_deref().and_then(|kid| ring.verifying(kid)) else {
@@ -264,6 +289,24 @@ mod tests {
         claims.exp = now() - 1;
         let token = t.sign(&claims).unwrap();
         assert_eq!(t.decode(&token, TokenType::Access), Err(ApiError::token_not_valid()));
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires_and_is_forgotten_when_the_keys_change() {
+        let t = tokens(300);
+        let mut claims = t.access_claims("u1", "user1", "s1", now());
+        claims.exp = now() + 1;
+        let token = t.sign(&claims).unwrap();
+        assert!(t.decode(&token, TokenType::Access).is_ok());
+        assert!(t.decode(&token, TokenType::Access).is_ok(), "from memory");
+        std::thread::sleep(Duration::from_millis(2100));
+        assert_eq!(t.decode(&token, TokenType::Access), Err(ApiError::token_not_valid()));
+
+        let token = t.sign(&t.access_claims("u1", "user1", "s1", now())).unwrap();
+        assert!(t.decode(&token, TokenType::Access).is_ok());
+        let other = KeyMaterial::generate(KeyAlgorithm::EdDSA, 0).unwrap();
+        t.replace_keys(KeyRing::new(KeyAlgorithm::EdDSA, &[other], 0, 0).unwrap());
+        assert!(t.decode(&token, TokenType::Access).is_err(), "a retired key's tokens are not remembered");
     }
 
     #[test]
