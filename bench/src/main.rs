@@ -1,0 +1,159 @@
+//! The benchmark: load the release server on SQLite, then on PostgreSQL, measure the WASM
+//! bundle, and print the results as Markdown on stdout (progress goes to stderr).
+
+mod client;
+mod load;
+mod postgres;
+mod report;
+mod server;
+mod suite;
+mod wasm;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use report::Findings;
+use server::ServerFiles;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use suite::{Database, DbReport, Plan};
+
+#[derive(Parser, Debug)]
+#[command(about = "Throughput, latency and memory of the release server, and the WASM bundle's size")]
+struct Args {
+    /// The release server binary (`cargo leptos build --release` builds it).
+    #[arg(long, default_value = "target/release/server")]
+    server: PathBuf,
+
+    /// The built site the server serves (LEPTOS_SITE_ROOT).
+    #[arg(long, default_value = "target/site")]
+    site_root: PathBuf,
+
+    /// Measured time per scenario, after a 2 s warm-up.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+
+    /// Concurrent connections, each a closed loop (logins use at most 8).
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    connections: u32,
+
+    /// Logins before reading the server's memory, on SQLite only (0 skips it).
+    #[arg(long, default_value_t = 10_000)]
+    logins: u64,
+
+    /// Also measure memory after logins on PostgreSQL.
+    #[arg(long)]
+    logins_on_postgres: bool,
+
+    /// The PostgreSQL server (no database in the URL); a throw-away database is made on it.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
+    postgres: String,
+
+    /// Run on SQLite only.
+    #[arg(long)]
+    skip_postgres: bool,
+
+    /// The release WASM bundle whose compressed size is measured.
+    #[arg(long, default_value = "target/site/pkg/leptos_auth.wasm")]
+    wasm: PathBuf,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run(Args::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Measures everything and prints the report. Errors only when a server could not be run:
+/// a missed target is a result, not a failure.
+async fn run(args: Args) -> Result<()> {
+    if args.duration.is_zero() {
+        bail!("--duration must be more than 0");
+    }
+    let plan = plan(&args)?;
+    let context = report::Context::capture(plan.describe());
+    let mut notes = Vec::new();
+    let mut reports = vec![interruptible(suite::run(Database::Sqlite, plan.clone())).await??];
+    // A PostgreSQL failure still lets the SQLite results print; the exit code reports it.
+    let mut postgres_failure = None;
+    if args.skip_postgres {
+        notes.push("PostgreSQL skipped: --skip-postgres".to_owned());
+    } else {
+        match run_postgres(&args.postgres, &plan, &mut notes).await {
+            Ok(report) => reports.extend(report),
+            Err(e) => {
+                notes.push("PostgreSQL failed: see the error on stderr".to_owned());
+                postgres_failure = Some(e);
+            }
+        }
+    }
+    let wasm = match wasm::measure(&args.wasm) {
+        Ok(size) => Some(size),
+        Err(e) => {
+            notes.push(format!("WASM not measured: {e:#} (build it with `cargo leptos build --release`)"));
+            None
+        }
+    };
+    print!("{}", report::render(&context, &Findings { reports: &reports, wasm, notes: &notes }));
+    postgres_failure.map_or(Ok(()), Err)
+}
+
+fn plan(args: &Args) -> Result<Plan> {
+    // Absolute, because the server runs in its own data folder.
+    let absolute = |path: &PathBuf| std::path::absolute(path).with_context(|| format!("{}", path.display()));
+    let binary = absolute(&args.server)?;
+    if !binary.is_file() {
+        bail!("no server at {}: build it with `cargo leptos build --release`", binary.display());
+    }
+    Ok(Plan {
+        files: ServerFiles { binary, site_root: absolute(&args.site_root)? },
+        duration: args.duration,
+        connections: args.connections as usize,
+        logins: args.logins,
+        logins_on_postgres: args.logins_on_postgres,
+    })
+}
+
+/// The whole run on a throw-away database, dropped afterwards whatever happened. `None`,
+/// with a note, when PostgreSQL can't be reached.
+async fn run_postgres(server_url: &str, plan: &Plan, notes: &mut Vec<String>) -> Result<Option<DbReport>> {
+    let database = match postgres::TempDatabase::create(server_url).await {
+        Ok(database) => database,
+        Err(e) => {
+            let note = format!("PostgreSQL skipped: {e:#}");
+            eprintln!("{note}");
+            notes.push(note);
+            return Ok(None);
+        }
+    };
+    // In a task of its own, so that even a panic or Ctrl-C comes back here and the database
+    // is dropped.
+    let mut task = tokio::spawn(suite::run(Database::Postgres { url: database.url() }, plan.clone()));
+    let run = interruptible(&mut task).await;
+    if run.is_err() {
+        // Wait for the aborted run to be dropped: that kills its server.
+        task.abort();
+        let _ = task.await;
+    }
+    if let Err(e) = database.drop_database().await {
+        eprintln!("warning: {e:#}");
+    }
+    match run? {
+        Ok(report) => report.map(Some),
+        Err(e) => bail!("the PostgreSQL run panicked: {e}"),
+    }
+}
+
+/// `work`, unless Ctrl-C comes first: then `work` is dropped, which kills the server it runs
+/// and removes its temporary folder.
+async fn interruptible<F: Future>(work: F) -> Result<F::Output> {
+    tokio::select! {
+        output = work => Ok(output),
+        _ = tokio::signal::ctrl_c() => bail!("interrupted"),
+    }
+}

@@ -1,0 +1,280 @@
+//! The results as Markdown, ready to paste into BENCHMARKS.md: the machine, one table of
+//! every scenario, and the targets with PASS or FAIL.
+
+use crate::suite::{DbReport, Row, Scenario, kib_to_mib};
+use crate::wasm::{GZIP_BUDGET, WasmSize};
+use std::fmt::Write;
+use std::time::SystemTime;
+
+const PROFILE_SHARE_TARGET: f64 = 0.50;
+const REFRESH_SHARE_TARGET: f64 = 0.10;
+const FLOOD_P99_FACTOR: f64 = 3.0;
+const RSS_AFTER_LOGINS_MIB: f64 = 150.0;
+
+/// Where and how the numbers were taken.
+pub struct Context {
+    started: SystemTime,
+    command: String,
+    machine: String,
+    load: String,
+}
+
+impl Context {
+    /// The machine and command line now; `load` describes the load in words.
+    pub fn capture(load: String) -> Self {
+        Context { started: SystemTime::now(), command: command_line(), machine: machine(), load }
+    }
+}
+
+/// Everything a run found.
+pub struct Findings<'a> {
+    pub reports: &'a [DbReport],
+    pub wasm: Option<WasmSize>,
+    /// Measurements that could not be taken, and why.
+    pub notes: &'a [String],
+}
+
+pub fn render(context: &Context, findings: &Findings) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "## Benchmark\n");
+    let _ = writeln!(out, "- date: {}", humantime::format_rfc3339_seconds(context.started));
+    let _ = writeln!(out, "- machine: {}", context.machine);
+    let _ = writeln!(out, "- command: `{}`", context.command);
+    let _ = writeln!(out, "- load: {}\n", context.load);
+    out.push_str(&results_table(findings.reports));
+    let peak_since_start =
+        findings.reports.iter().flat_map(|r| &r.rows).any(|row| row.peak_rss.is_some_and(|p| p.since_start));
+    if peak_since_start {
+        out.push_str(
+            "\n\\* VmHWM could not be reset (`/proc/<pid>/clear_refs`): peak since the server started.\n",
+        );
+    }
+    if !findings.notes.is_empty() {
+        out.push('\n');
+        for note in findings.notes {
+            let _ = writeln!(out, "- {note}");
+        }
+    }
+    out.push_str("\n### Targets\n\n");
+    out.push_str(&targets_table(&targets(findings)));
+    out
+}
+
+fn results_table(reports: &[DbReport]) -> String {
+    let mut out = String::from(
+        "| db | scenario | req/s | p50 ms | p99 ms | errors | peak RSS MB |\n\
+         |---|---|---:|---:|---:|---:|---:|\n",
+    );
+    for report in reports {
+        for row in &report.rows {
+            let r = &row.result;
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.0} | {} | {} | {} | {} |",
+                report.db,
+                row.label,
+                r.throughput(),
+                fmt_ms(r.latency_ms(0.5)),
+                fmt_ms(r.latency_ms(0.99)),
+                errors_cell(row),
+                peak_cell(row),
+            );
+        }
+    }
+    out
+}
+
+fn errors_cell(row: &Row) -> String {
+    match row.scenario {
+        Scenario::Refresh => format!("{} ({} broken chains)", row.result.errors, row.result.broken_chains),
+        _ => row.result.errors.to_string(),
+    }
+}
+
+fn peak_cell(row: &Row) -> String {
+    match row.peak_rss {
+        Some(peak) if peak.since_start => format!("{}\\*", fmt_mib(peak.mib)),
+        Some(peak) => fmt_mib(peak.mib),
+        None => "?".into(),
+    }
+}
+
+/// Milliseconds with two decimals, `-` when nothing was measured.
+pub fn fmt_ms(ms: Option<f64>) -> String {
+    ms.map_or("-".into(), |ms| format!("{ms:.2}"))
+}
+
+pub fn fmt_mib(mib: f64) -> String {
+    format!("{mib:.1}")
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verdict {
+    Pass,
+    Fail,
+    Info,
+    NotMeasured,
+}
+
+impl Verdict {
+    fn of(passed: bool) -> Self {
+        if passed { Verdict::Pass } else { Verdict::Fail }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::Info => "info",
+            Verdict::NotMeasured => "n/a",
+        }
+    }
+}
+
+struct Target {
+    goal: String,
+    measured: String,
+    verdict: Verdict,
+}
+
+impl Target {
+    fn new(goal: impl Into<String>, measured: String, verdict: Verdict) -> Self {
+        Target { goal: goal.into(), measured, verdict }
+    }
+
+    fn not_measured(goal: impl Into<String>) -> Self {
+        Target::new(goal, "not measured".into(), Verdict::NotMeasured)
+    }
+}
+
+fn targets(findings: &Findings) -> Vec<Target> {
+    let by_db = |db: &str| findings.reports.iter().find(|r| r.db == db);
+    let sqlite = by_db("SQLite");
+    let mut targets = vec![profile_share(sqlite)];
+    if let Some(postgres) = by_db("PostgreSQL") {
+        targets.push(profile_share_info(postgres));
+    }
+    targets.extend([
+        refresh_share(sqlite),
+        flood_p99(sqlite),
+        rss_after_logins(sqlite),
+        wasm_size(findings.wasm),
+        no_errors(findings.reports),
+    ]);
+    targets
+}
+
+/// A scenario's throughput as a share of healthz's on the same server, with both rates.
+fn share_of_floor(report: &DbReport, scenario: Scenario) -> Option<(f64, String)> {
+    let rate = report.row(scenario)?.result.throughput();
+    let floor = report.row(Scenario::Healthz)?.result.throughput();
+    (floor > 0.0)
+        .then(|| (rate / floor, format!("{:.0}% ({rate:.0} of {floor:.0} req/s)", 100.0 * rate / floor)))
+}
+
+fn profile_share(sqlite: Option<&DbReport>) -> Target {
+    let goal = "profile throughput ≥ 50% of healthz (SQLite)";
+    match sqlite.and_then(|r| share_of_floor(r, Scenario::Profile)) {
+        Some((share, text)) => Target::new(goal, text, Verdict::of(share >= PROFILE_SHARE_TARGET)),
+        None => Target::not_measured(goal),
+    }
+}
+
+fn profile_share_info(postgres: &DbReport) -> Target {
+    let goal = "profile throughput vs healthz (PostgreSQL, informational)";
+    match share_of_floor(postgres, Scenario::Profile) {
+        Some((_, text)) => Target::new(goal, text, Verdict::Info),
+        None => Target::not_measured(goal),
+    }
+}
+
+fn refresh_share(sqlite: Option<&DbReport>) -> Target {
+    let goal = "refresh throughput ≥ 10% of healthz, 0 errors, 0 broken chains (SQLite)";
+    let Some((report, row)) = sqlite.and_then(|r| Some((r, r.row(Scenario::Refresh)?))) else {
+        return Target::not_measured(goal);
+    };
+    let Some((share, text)) = share_of_floor(report, Scenario::Refresh) else {
+        return Target::not_measured(goal);
+    };
+    let (errors, broken) = (row.result.errors, row.result.broken_chains);
+    let passed = share >= REFRESH_SHARE_TARGET && errors == 0 && broken == 0;
+    Target::new(goal, format!("{text}, {errors} errors, {broken} broken chains"), Verdict::of(passed))
+}
+
+fn flood_p99(sqlite: Option<&DbReport>) -> Target {
+    let goal = "profile p99 during login flood < 3× without it (SQLite)";
+    let p99 = |scenario| sqlite?.row(scenario)?.result.latency_ms(0.99);
+    let (Some(flooded), Some(calm)) = (p99(Scenario::ProfileDuringFlood), p99(Scenario::Profile)) else {
+        return Target::not_measured(goal);
+    };
+    let ratio = flooded / calm;
+    let measured = format!("{flooded:.2} ms vs {calm:.2} ms: {ratio:.2}×");
+    Target::new(goal, measured, Verdict::of(ratio < FLOOD_P99_FACTOR))
+}
+
+fn rss_after_logins(sqlite: Option<&DbReport>) -> Target {
+    let Some(after) = sqlite.and_then(|r| r.after_logins) else {
+        return Target::not_measured("server RSS after 10000 logins < 150 MB (SQLite)");
+    };
+    let rss = kib_to_mib(after.memory.rss_kib);
+    let peak = kib_to_mib(after.memory.peak_kib);
+    Target::new(
+        format!("server RSS after {} logins < 150 MB (SQLite)", after.logins),
+        format!("{} MB (peak {} MB)", fmt_mib(rss), fmt_mib(peak)),
+        Verdict::of(rss < RSS_AFTER_LOGINS_MIB),
+    )
+}
+
+fn wasm_size(wasm: Option<WasmSize>) -> Target {
+    let goal = "release WASM gzip -9 ≤ 200 KiB";
+    let Some(size) = wasm else {
+        return Target::not_measured(goal);
+    };
+    let kib = |bytes: u64| bytes as f64 / 1024.0;
+    let measured = format!("{:.1} KiB ({} bytes; raw {:.1} KiB)", kib(size.gzip), size.gzip, kib(size.raw));
+    Target::new(goal, measured, Verdict::of(size.gzip <= GZIP_BUDGET))
+}
+
+fn no_errors(reports: &[DbReport]) -> Target {
+    let goal = "every scenario: errors = 0";
+    let rows = || reports.iter().flat_map(|r| r.rows.iter().map(move |row| (r.db, row)));
+    if rows().next().is_none() {
+        return Target::not_measured(goal);
+    }
+    let failing: Vec<String> = rows()
+        .filter(|(_, row)| row.result.errors > 0)
+        .map(|(db, row)| format!("{db} {}: {}", row.label, row.result.errors))
+        .collect();
+    let measured =
+        if failing.is_empty() { format!("0 errors in {} rows", rows().count()) } else { failing.join("; ") };
+    Target::new(goal, measured, Verdict::of(failing.is_empty()))
+}
+
+fn targets_table(targets: &[Target]) -> String {
+    let mut out = String::from("| target | measured | result |\n|---|---|---|\n");
+    for t in targets {
+        let _ = writeln!(out, "| {} | {} | {} |", t.goal, t.measured, t.verdict.label());
+    }
+    out
+}
+
+/// The command as typed, URLs without their passwords.
+fn command_line() -> String {
+    std::env::args()
+        .map(|arg| if arg.contains("://") { crate::postgres::redacted(&arg) } else { arg })
+        .map(|arg| if arg.contains(' ') { format!("'{arg}'") } else { arg })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// CPUs, CPU model and kernel, from /proc.
+fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|line| line.strip_prefix("model name")?.split_once(':').map(|(_, m)| m.trim().to_owned()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!("{cpus} CPUs ({model}), Linux {}; the server and the load generator share them", kernel.trim())
+}
