@@ -33,6 +33,12 @@ struct Args {
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     duration: Duration,
 
+    /// Rounds of the timed scenarios, run in turn (healthz, profile, …, then again); each
+    /// scenario reports its median round, so a burst of noise on a shared machine hits one
+    /// round of every scenario rather than one scenario.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=99))]
+    rounds: u32,
+
     /// Concurrent connections, each a closed loop (logins use at most 8).
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     connections: u32,
@@ -113,6 +119,7 @@ fn plan(args: &Args) -> Result<Plan> {
     Ok(Plan {
         files: ServerFiles { binary, site_root: absolute(&args.site_root)? },
         duration: args.duration,
+        rounds: args.rounds as usize,
         connections: args.connections as usize,
         logins: args.logins,
         logins_on_postgres: args.logins_on_postgres,

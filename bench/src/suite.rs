@@ -44,6 +44,8 @@ impl Database {
 pub struct Plan {
     pub files: ServerFiles,
     pub duration: Duration,
+    /// Rounds of the timed scenarios; each reports its median round.
+    pub rounds: usize,
     pub connections: usize,
     /// Logins before reading the server's memory; 0 skips that measurement.
     pub logins: u64,
@@ -56,10 +58,12 @@ impl Plan {
     pub fn describe(&self) -> String {
         format!(
             "closed loop, {} connections (logins at most {LOGIN_CONNECTIONS}), {} warm-up then {} \
-             per scenario; the login flood adds {FLOOD_WORKERS} connections logging in",
+             per scenario, {} interleaved rounds, each scenario's median round (by req/s) shown; \
+             the login flood adds {FLOOD_WORKERS} connections logging in",
             self.connections,
             humantime::format_duration(WARMUP),
             humantime::format_duration(self.duration),
+            self.rounds,
         )
     }
 }
@@ -162,22 +166,28 @@ impl Bench<'_> {
             .into();
         let timed = Budget::Timed { warmup: WARMUP, measure: plan.duration };
         let login_connections = n.min(LOGIN_CONNECTIONS);
-        let mut rows = vec![
-            self.measure(Scenario::Healthz, "healthz".into(), Kind::Healthz, n, timed).await?,
-            self.measure(Scenario::Profile, "profile".into(), Kind::Profile(access.clone()), n, timed)
-                .await?,
-            self.measure(Scenario::Verify, "verify".into(), Kind::Verify(access.clone()), n, timed).await?,
-            self.measure(Scenario::Refresh, "refresh (chained)".into(), Kind::Refresh, n, timed).await?,
-            self.measure(
+        let scenarios = [
+            (Scenario::Healthz, "healthz".to_owned(), Kind::Healthz, n),
+            (Scenario::Profile, "profile".into(), Kind::Profile(access.clone()), n),
+            (Scenario::Verify, "verify".into(), Kind::Verify(access.clone()), n),
+            (Scenario::Refresh, "refresh (chained)".into(), Kind::Refresh, n),
+            (
                 Scenario::Login,
                 format!("login ({login_connections} connections)"),
                 Kind::Login,
                 login_connections,
-                timed,
-            )
-            .await?,
-            self.measure(Scenario::Home, "ssr home (GET /)".into(), Kind::Home, n, timed).await?,
+            ),
+            (Scenario::Home, "ssr home (GET /)".into(), Kind::Home, n),
         ];
+        let mut rounds: Vec<Vec<Row>> = scenarios.iter().map(|_| Vec::new()).collect();
+        for round in 1..=plan.rounds {
+            eprintln!("[{}] round {round} of {}", self.db, plan.rounds);
+            for ((scenario, label, kind, connections), results) in scenarios.iter().zip(&mut rounds) {
+                results
+                    .push(self.measure(*scenario, label.clone(), kind.clone(), *connections, timed).await?);
+            }
+        }
+        let mut rows: Vec<Row> = rounds.into_iter().map(median_round).collect();
         rows.extend(self.login_flood(access, n, timed).await?);
         let mut after_logins = None;
         if measure_logins {
@@ -284,6 +294,18 @@ impl Bench<'_> {
             row.peak_rss.map_or("?".into(), |p| fmt_mib(p.mib)),
         );
     }
+}
+
+/// The round with the median throughput (of an even number, the lower middle one). Its
+/// errors are the sum over all rounds: an error in any round is a finding.
+fn median_round(mut rounds: Vec<Row>) -> Row {
+    let errors: u64 = rounds.iter().map(|row| row.result.errors).sum();
+    let broken: u64 = rounds.iter().map(|row| row.result.broken_chains).sum();
+    rounds.sort_by(|a, b| a.result.throughput().total_cmp(&b.result.throughput()));
+    let mut median = rounds.swap_remove((rounds.len() - 1) / 2);
+    median.result.errors = errors;
+    median.result.broken_chains = broken;
+    median
 }
 
 pub fn kib_to_mib(kib: u64) -> f64 {
