@@ -9,12 +9,19 @@ const shortPort = Number(process.env.E2E_SHORT_PORT ?? 3101);
 const serverBin = process.env.E2E_SERVER_BIN ?? "target/debug/server";
 
 export const baseURL = `http://127.0.0.1:${port}`;
+/** The admin every test server starts with (its password passes the strength check). */
+export const ADMIN = { username: "admin", password: "an admin passphrase for e2e" };
 export const shortLivedURL = `http://127.0.0.1:${shortPort}`;
 
 function server(addrPort: number, extraEnv: Record<string, string>) {
   return {
-    // A throwaway data folder per run; `exec` so Playwright stops the server itself.
-    command: `d=$(mktemp -d) && APP_DATA_DIR="$d" exec ${serverBin} --demo`,
+    // A throwaway data folder per run, an admin made with the CLI (as an operator would),
+    // and `exec` so Playwright stops the server itself.
+    command:
+      `d=$(mktemp -d) && export APP_DATA_DIR="$d" && ` +
+      `echo "${ADMIN.password}" | ${serverBin} create-user --admin --username ${ADMIN.username} ` +
+      `--email admin@example.com --first-name Ada --last-name Admin >/dev/null && ` +
+      `exec ${serverBin} --demo`,
     cwd: "..",
     url: `http://127.0.0.1:${addrPort}/`,
     reuseExistingServer: false,

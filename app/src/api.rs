@@ -56,6 +56,39 @@ pub struct SessionInfo {
     pub current: bool,
 }
 
+/// What an account may do. Checked against the database on every admin call.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    #[default]
+    User,
+    Admin,
+}
+
+impl Role {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+/// One account, as the admin page lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct UserSummary {
+    pub username: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub role: Role,
+    pub disabled: bool,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
 /// A password change. Not `Debug`: it carries passwords.
 #[derive(Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -105,6 +138,8 @@ pub enum ErrorCode {
     /// The body is not declared as JSON.
     UnsupportedMediaType,
     UsernameTaken,
+    /// Signed in, but not allowed to do this (not an admin).
+    PermissionDenied,
     NotFound,
     MethodNotAllowed,
     PayloadTooLarge,
@@ -122,6 +157,7 @@ impl ErrorCode {
         match self {
             Self::Invalid | Self::ParseError => 400,
             Self::NoActiveAccount | Self::TokenNotValid | Self::NotAuthenticated => 401,
+            Self::PermissionDenied => 403,
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
             Self::UsernameTaken => 409,

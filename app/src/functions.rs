@@ -4,7 +4,7 @@
 //! in `server/src/rest.rs` do. Errors are [`ApiError`]s; their HTTP status is set in one
 //! place by the server (see `server/src/startup.rs`).
 
-use crate::api::{ApiError, Profile, SessionInfo, SignIn, TokenPair};
+use crate::api::{ApiError, Profile, SessionInfo, SignIn, TokenPair, UserSummary};
 use leptos::prelude::*;
 
 #[server(prefix = "/rpc", endpoint = "login")]
@@ -74,4 +74,16 @@ pub async fn change_password(
     crate::server::AuthService::from_context()?
         .change_password(&access, change, crate::server::ClientMeta::from_context())
         .await
+}
+
+/// Every account (admins only: anyone else gets 403, whatever the page shows).
+#[server(prefix = "/rpc", endpoint = "admin_users")]
+pub async fn admin_users(access: String) -> Result<Vec<UserSummary>, ApiError> {
+    crate::server::AuthService::from_context()?.list_users(&access).await
+}
+
+/// Disables (ending all their sessions) or enables another account. Admins only.
+#[server(prefix = "/rpc", endpoint = "admin_set_disabled")]
+pub async fn admin_set_disabled(access: String, username: String, disabled: bool) -> Result<(), ApiError> {
+    crate::server::AuthService::from_context()?.admin_set_disabled(&access, &username, disabled).await
 }

@@ -3,7 +3,7 @@
 use crate::config::Config;
 use crate::startup::{Application, auth_service};
 use anyhow::Context;
-use app::api::{ErrorCode, NewAccount};
+use app::api::{ErrorCode, NewAccount, Role};
 use app::server::AuthService;
 use clap::{Parser, Subcommand};
 use std::io::{BufRead, IsTerminal};
@@ -38,6 +38,9 @@ pub enum Command {
         first_name: String,
         #[arg(long)]
         last_name: String,
+        /// Make the user an admin (may list, disable and enable accounts on /admin).
+        #[arg(long)]
+        admin: bool,
     },
     /// Disable an account: it can no longer log in, and all its sessions end at once.
     DisableUser {
@@ -71,12 +74,13 @@ impl Cli {
                 }
                 Ok(app.run_until_stopped().await?)
             }
-            Command::CreateUser { username, email, first_name, last_name } => {
+            Command::CreateUser { username, email, first_name, last_name, admin } => {
                 let auth = auth_service(&self.config).await?;
                 let password = read_password()?;
                 let form = NewAccount { username, password, email, first_name, last_name };
-                let profile = auth.register(form, Default::default()).await.map_err(anyhow::Error::msg)?;
-                println!("Created user {}.", profile.username);
+                let role = if admin { Role::Admin } else { Role::User };
+                let profile = auth.create_user(form, role).await.map_err(anyhow::Error::msg)?;
+                println!("Created {} {}.", if admin { "admin" } else { "user" }, profile.username);
                 Ok(())
             }
             Command::DisableUser { username } => set_disabled(&self.config, &username, true).await,

@@ -1414,3 +1414,72 @@ async fn on_postgresql_live_sessions_are_remembered_until_a_notify_says_otherwis
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+#[tokio::test]
+async fn only_admins_may_list_disable_and_enable_accounts() {
+    let app = spawn_app().await;
+    let form = app::api::NewAccount {
+        username: "boss".into(),
+        password: "a long admin passphrase for tests".into(),
+        email: "boss@example.com".into(),
+        first_name: "Grace".into(),
+        last_name: "Hopper".into(),
+    };
+    app.auth.create_user(form, app::api::Role::Admin).await.unwrap();
+    let admin = app.login("boss", "a long admin passphrase for tests").await;
+    let sam = app.login("user1", "password1").await;
+    let tim = app.login("user2", "password2").await;
+    let rpc = |endpoint: &'static str, form: Vec<(&'static str, String)>| {
+        let req = app.http.post(format!("{}/rpc/{endpoint}", app.base)).form(&form);
+        async move { TestApp::read(req.send().await.unwrap()).await }
+    };
+    let access = |pair: &Value| pair["access"].as_str().unwrap().to_owned();
+
+    let (status, users) = rpc("admin_users", vec![("access", access(&admin))]).await;
+    assert_eq!(status, StatusCode::OK, "{users}");
+    let mut listed: Vec<(&str, &str, bool)> = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (u["username"].as_str().unwrap(), u["role"].as_str().unwrap(), u["disabled"].as_bool().unwrap())
+        })
+        .collect();
+    listed.sort();
+    assert_eq!(listed, [("boss", "admin", false), ("user1", "user", false), ("user2", "user", false)]);
+
+    // A signed-in non-admin is refused with 403 whatever the client does; no token is 401.
+    for (endpoint, extra) in
+        [("admin_users", vec![]), ("admin_set_disabled", vec![("username", "user1"), ("disabled", "true")])]
+    {
+        let mut form = vec![("access", access(&tim))];
+        form.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+        let (status, body) = rpc(endpoint, form).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{endpoint}: {body}");
+        assert_error_shape(&body, "permission_denied");
+    }
+    let (status, _) = rpc("admin_users", vec![("access", "not-a-token".into())]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.profile(&access(&sam)).await.0, StatusCode::OK, "user1 untouched by the refused call");
+
+    // Disabling ends the user's sessions at once and stops their logins; enabling restores.
+    let disable = |username: &'static str, disabled: &'static str| {
+        rpc(
+            "admin_set_disabled",
+            vec![("access", access(&admin)), ("username", username.into()), ("disabled", disabled.into())],
+        )
+    };
+    assert_eq!(disable("user1", "true").await.0, StatusCode::OK);
+    assert_eq!(app.profile(&access(&sam)).await.0, StatusCode::UNAUTHORIZED);
+    let (status, _) = app.post("/api/token/", json!({"username": "user1", "password": "password1"})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (_, users) = rpc("admin_users", vec![("access", access(&admin))]).await;
+    let user1 = users.as_array().unwrap().iter().find(|u| u["username"] == "user1").unwrap();
+    assert_eq!(user1["disabled"], true);
+    assert_eq!(disable("user1", "false").await.0, StatusCode::OK);
+    app.login("user1", "password1").await;
+
+    let (status, body) = disable("BOSS", "true").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "no admin disables themselves: {body}");
+    assert_eq!(disable("nobody", "true").await.0, StatusCode::NOT_FOUND);
+}

@@ -13,8 +13,13 @@ fn server() -> Command {
 }
 
 fn create_user(data_dir: &str, username: &str, stdin: &str) -> std::process::Output {
+    create_user_with(data_dir, username, &[], stdin)
+}
+
+fn create_user_with(data_dir: &str, username: &str, extra: &[&str], stdin: &str) -> std::process::Output {
     let mut child = server()
         .args(["--data-dir", data_dir, "create-user", "--username", username])
+        .args(extra)
         .args(["--email", "ada@example.com", "--first-name", "Ada", "--last-name", "Lovelace"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -105,6 +110,15 @@ async fn create_user_takes_the_password_from_stdin_and_the_user_can_log_in() {
         server.post("/api/token/", json!({"username": "ada", "password": "analytical engine"})).await;
     assert_eq!(status, 200, "{body}");
     server.stop();
+}
+
+#[test]
+fn create_user_with_admin_makes_an_admin() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let out = create_user_with(dir, "grace", &["--admin"], "compilers all the way down\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Created admin grace."));
 }
 
 #[test]

@@ -1,11 +1,13 @@
 //! One module per route.
 
+mod admin;
 mod home;
 mod login;
 mod not_found;
 mod profile;
 mod register;
 
+pub use admin::AdminPage;
 pub use home::HomePage;
 pub use login::LoginPage;
 pub use not_found::NotFoundPage;

@@ -10,7 +10,8 @@ use super::store::{self, Attempt, NewSession, NewUser, Rotation, RotationPolicy,
 use super::tokens::{Claims, TokenSettings, TokenType, Tokens, new_jti};
 use super::{ClientMeta, now};
 use crate::api::{
-    ApiError, ErrorCode, NewAccount, PasswordChange, Profile, SessionInfo, SessionUser, SignIn, TokenPair,
+    ApiError, ErrorCode, NewAccount, PasswordChange, Profile, Role, SessionInfo, SessionUser, SignIn,
+    TokenPair, UserSummary,
 };
 use crate::rules;
 use sqlx::AnyPool;
@@ -353,16 +354,26 @@ impl AuthService {
     /// Creates an account (registration and the CLI's create-user).
     pub async fn register(&self, form: NewAccount, meta: ClientMeta) -> Result<Profile, ApiError> {
         self.0.limits.check(&self.0.writer, Action::Register, self.client_ip(&meta)).await?;
-        self.create_account(form, true).await
+        self.create_account(form, Role::User, true).await
+    }
+
+    /// Creates an account with a role (the CLI's create-user; `--admin` makes an admin).
+    pub async fn create_user(&self, form: NewAccount, role: Role) -> Result<Profile, ApiError> {
+        self.create_account(form, role, true).await
     }
 
     /// The demo accounts' passwords (`password1`, ...) are the contract's, and deliberately
     /// weak: only this explicit, opt-in path skips the strength check.
     pub async fn create_demo_account(&self, form: NewAccount) -> Result<Profile, ApiError> {
-        self.create_account(form, false).await
+        self.create_account(form, Role::User, false).await
     }
 
-    async fn create_account(&self, form: NewAccount, check_strength: bool) -> Result<Profile, ApiError> {
+    async fn create_account(
+        &self,
+        form: NewAccount,
+        role: Role,
+        check_strength: bool,
+    ) -> Result<Profile, ApiError> {
         rules::check_new_account(&form)?;
         let key = username_key(&form.username);
         // Cheap early answer that saves an Argon2 run; the UNIQUE constraint below is what
@@ -386,6 +397,7 @@ impl AuthService {
             email,
             first_name,
             last_name,
+            role: role.as_str(),
             now: i64::try_from(now()).unwrap_or(i64::MAX),
         };
         match store::insert_user(&self.0.writer, &user).await {
@@ -504,6 +516,50 @@ impl AuthService {
         let event = if disabled { Event::UserDisabled } else { Event::UserEnabled };
         self.audit(Record { event, user_id: Some(&user_id), session_id: None, ip: None }).await;
         Ok(())
+    }
+
+    /// Every account, for the admin page. Admins only.
+    pub async fn list_users(&self, access_token: &str) -> Result<Vec<UserSummary>, ApiError> {
+        self.require_admin(access_token).await?;
+        let rows = store::list_users(&self.0.db).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| UserSummary {
+                role: if r.role == Role::Admin.as_str() { Role::Admin } else { Role::User },
+                username: r.username,
+                first_name: r.first_name,
+                last_name: r.last_name,
+                email: r.email,
+                disabled: r.disabled,
+                created_at: u64::try_from(r.created_at).unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// Disables or enables another account from the admin page. Admins only; an admin
+    /// can't disable themselves (and so lock everyone out of the page).
+    pub async fn admin_set_disabled(
+        &self,
+        access_token: &str,
+        username: &str,
+        disabled: bool,
+    ) -> Result<(), ApiError> {
+        let claims = self.require_admin(access_token).await?;
+        if claims.username.as_deref().map(username_key) == Some(username_key(username)) {
+            return Err(ApiError::invalid("username", "You can't disable or enable your own account."));
+        }
+        tracing::info!(admin = %claims.user_id, username, disabled, "admin changed an account");
+        self.set_disabled(username, disabled).await
+    }
+
+    /// An access token of a live session whose user is an admin right now.
+    async fn require_admin(&self, access_token: &str) -> Result<Claims, ApiError> {
+        let claims = self.authenticate_live(access_token).await?;
+        if store::user_role(&self.0.db, &claims.user_id).await?.as_deref() != Some(Role::Admin.as_str()) {
+            tracing::warn!(security_event = "permission_denied", user_id = %claims.user_id, "admin call by a non-admin");
+            return Err(ApiError::new(ErrorCode::PermissionDenied, "You don't have permission to do that."));
+        }
+        Ok(claims)
     }
 
     /// The user's most recent audit events, newest first (admin CLI).

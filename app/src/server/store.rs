@@ -47,6 +47,7 @@ pub struct NewUser<'a> {
     pub email: &'a str,
     pub first_name: &'a str,
     pub last_name: &'a str,
+    pub role: &'a str,
     pub now: i64,
 }
 
@@ -54,14 +55,15 @@ pub struct NewUser<'a> {
 pub async fn insert_user(db: &AnyPool, user: &NewUser<'_>) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     sqlx::query(
-        "INSERT INTO users (id, username, username_key, password_hash, created_at)
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO users (id, username, username_key, password_hash, created_at, role)
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(user.id)
     .bind(user.username)
     .bind(user.username_key)
     .bind(user.password_hash)
     .bind(user.now)
+    .bind(user.role)
     .execute(&mut *tx)
     .await?;
     sqlx::query("INSERT INTO profiles (user_id, first_name, last_name, email) VALUES ($1, $2, $3, $4)")
@@ -335,6 +337,51 @@ pub async fn session_is_live(db: &AnyPool, session_id: &str, user_id: &str) -> R
     .fetch_optional(db)
     .await?;
     Ok(row.is_some())
+}
+
+/// The user's role, if the user exists.
+pub async fn user_role(db: &AnyPool, user_id: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query("SELECT role FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(db)
+        .await?
+        .map(|row| row.try_get("role"))
+        .transpose()
+}
+
+pub struct UserRow {
+    pub username: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub role: String,
+    pub disabled: bool,
+    pub created_at: i64,
+}
+
+/// Every account, oldest first.
+pub async fn list_users(db: &AnyPool) -> Result<Vec<UserRow>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT u.username, p.first_name, p.last_name, p.email, u.role, u.created_at,
+                CAST(CASE WHEN u.disabled_at IS NULL THEN 0 ELSE 1 END AS BIGINT) AS disabled
+         FROM users u JOIN profiles p ON p.user_id = u.id
+         ORDER BY u.created_at, u.username_key",
+    )
+    .fetch_all(db)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(UserRow {
+                username: row.try_get("username")?,
+                first_name: row.try_get("first_name")?,
+                last_name: row.try_get("last_name")?,
+                email: row.try_get("email")?,
+                role: row.try_get("role")?,
+                disabled: row.try_get::<i64, _>("disabled")? != 0,
+                created_at: row.try_get("created_at")?,
+            })
+        })
+        .collect()
 }
 
 /// Sessions neither revoked nor past their expiry.
