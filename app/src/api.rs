@@ -42,6 +42,15 @@ pub struct Profile {
     pub email: String,
 }
 
+/// The editable part of one's own profile.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ProfileUpdate {
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+}
+
 /// One of the user's live sessions (a login on some device).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -39,6 +39,20 @@ pub async fn register(
     AuthService::from_context()?.register(form, ClientMeta::from_context()).await
 }
 
+/// Changes the caller's own first name, last name and email; errors name their field.
+#[server(prefix = "/rpc", endpoint = "update_profile")]
+pub async fn update_profile(
+    access: String,
+    first_name: String,
+    last_name: String,
+    email: String,
+) -> Result<Profile, ApiError> {
+    let update = crate::api::ProfileUpdate { first_name, last_name, email };
+    crate::server::AuthService::from_context()?
+        .update_profile(&access, update, crate::server::ClientMeta::from_context())
+        .await
+}
+
 // `name`: the generated argument struct would otherwise clash with `api::Profile`.
 #[server(name = GetProfile, prefix = "/rpc", endpoint = "profile")]
 pub async fn profile(access: String) -> Result<Profile, ApiError> {

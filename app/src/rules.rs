@@ -1,7 +1,7 @@
 //! Input rules for accounts. One implementation, used by the server to decide and by the
 //! browser to explain as the user types.
 
-use crate::api::{ApiError, NewAccount};
+use crate::api::{ApiError, NewAccount, ProfileUpdate};
 
 pub const USERNAME_MAX_CHARS: usize = 150;
 pub const PASSWORD_MIN_CHARS: usize = 8;
@@ -87,10 +87,19 @@ pub fn check_name(field: &str, label: &str, value: &str) -> Result<(), ApiError>
 /// Every rule for a new account, in the order the form shows the fields.
 pub fn check_new_account(form: &NewAccount) -> Result<(), ApiError> {
     check_username(&form.username)?;
-    check_email(&form.email)?;
-    check_name("first_name", "first name", &form.first_name)?;
-    check_name("last_name", "last name", &form.last_name)?;
+    check_contact(&form.email, &form.first_name, &form.last_name)?;
     check_password(&form.password, &form.username)
+}
+
+/// The rules for a profile edit: the same as for those fields of a new account.
+pub fn check_profile(update: &ProfileUpdate) -> Result<(), ApiError> {
+    check_contact(&update.email, &update.first_name, &update.last_name)
+}
+
+fn check_contact(email: &str, first_name: &str, last_name: &str) -> Result<(), ApiError> {
+    check_email(email)?;
+    check_name("first_name", "first name", first_name)?;
+    check_name("last_name", "last name", last_name)
 }
 
 #[cfg(test)]

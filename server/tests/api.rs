@@ -1483,3 +1483,46 @@ async fn only_admins_may_list_disable_and_enable_accounts() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "no admin disables themselves: {body}");
     assert_eq!(disable("nobody", "true").await.0, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn users_edit_their_own_profile_by_the_registration_rules() {
+    let app = spawn_app().await;
+    let sam = app.login("user1", "password1").await;
+    let tim = app.login("user2", "password2").await;
+    let update = |pair: &Value, first: &str, last: &str, email: &str| {
+        let form = [
+            ("access", pair["access"].as_str().unwrap().to_owned()),
+            ("first_name", first.to_owned()),
+            ("last_name", last.to_owned()),
+            ("email", email.to_owned()),
+        ];
+        let req = app.http.post(format!("{}/rpc/update_profile", app.base)).form(&form);
+        async move { TestApp::read(req.send().await.unwrap()).await }
+    };
+
+    let (status, body) = update(&sam, "  Samuel ", "Smith", "samuel@example.org").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!({"username": "user1", "first_name": "Samuel", "last_name": "Smith", "email": "samuel@example.org"})
+    );
+    let (_, shown) = app.profile(sam["access"].as_str().unwrap()).await;
+    assert_eq!(shown, body, "stored, trimmed, and what the profile now shows");
+    let (_, other) = app.profile(tim["access"].as_str().unwrap()).await;
+    assert_eq!(other["first_name"], "Tim", "nobody else's profile changes");
+
+    for (first, last, email, field) in [
+        ("Sam", "Smith", "sam@localhost", "email"),
+        ("", "Smith", "sam@example.com", "first_name"),
+        ("Sam", " ", "sam@example.com", "last_name"),
+    ] {
+        let (status, body) = update(&sam, first, last, email).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_error_shape(&body, "invalid");
+        assert_eq!(body["field"], field);
+    }
+    let (_, shown) = app.profile(sam["access"].as_str().unwrap()).await;
+    assert_eq!(shown["email"], "samuel@example.org", "a refused edit changes nothing");
+    let (status, _) = update(&json!({"access": "forged"}), "A", "B", "a@b.example").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}

@@ -106,3 +106,22 @@ pub fn TextField(
         </div>
     }
 }
+
+/// First and last name side by side, as registration and the profile form both ask for
+/// them; `ids` keeps each page's field ids its own.
+#[component]
+pub fn NameFields(
+    form: Submission,
+    first_name: RwSignal<String>,
+    last_name: RwSignal<String>,
+    ids: (&'static str, &'static str),
+) -> impl IntoView {
+    view! {
+        <div class="row">
+            <TextField id=ids.0 label="First name" name="first_name"
+                autocomplete="given-name" value=first_name invalid=form.invalid("first_name") />
+            <TextField id=ids.1 label="Last name" name="last_name"
+                autocomplete="family-name" value=last_name invalid=form.invalid("last_name") />
+        </div>
+    }
+}

@@ -1,5 +1,6 @@
+use crate::api::Profile;
 use crate::auth::use_auth;
-use crate::components::RequireAuth;
+use crate::components::{NameFields, RequireAuth, Submission, TextField};
 use crate::functions;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -17,12 +18,23 @@ pub fn ProfilePage() -> impl IntoView {
 #[component]
 fn ProfileCard() -> impl IntoView {
     let auth = use_auth();
-    let profile = LocalResource::new(move || auth.with_access(functions::profile));
+    // Bumped after a save, to show what the server stored.
+    let version = RwSignal::new(0u32);
+    let editing = RwSignal::new(false);
+    let profile = LocalResource::new(move || {
+        version.track();
+        auth.with_access(functions::profile)
+    });
+    let saved = move || {
+        editing.set(false);
+        version.update(|v| *v += 1);
+    };
     view! {
         <section class="card">
             <h1>"Your profile"</h1>
             <Suspense fallback=|| view! { <p class="status" role="status">"Loading your profile…"</p> }>
                 {move || profile.get().map(|result| match result {
+                    Ok(p) if editing.get() => view! { <ProfileForm profile=p saved=saved cancel=move || editing.set(false)/> }.into_any(),
                     Ok(p) => view! {
                         <dl class="profile">
                             <dt>"Username"</dt><dd>{p.username}</dd>
@@ -30,10 +42,50 @@ fn ProfileCard() -> impl IntoView {
                             <dt>"Last name"</dt><dd>{p.last_name}</dd>
                             <dt>"Email"</dt><dd>{p.email}</dd>
                         </dl>
+                        <button type="button" class="secondary" on:click=move |_| editing.set(true)>"Edit profile"</button>
                     }.into_any(),
                     Err(e) => view! { <p class="error" role="alert">{e.detail}</p> }.into_any(),
                 })}
             </Suspense>
         </section>
+    }
+}
+
+/// First name, last name and email, checked by the server; an error is shown on its field.
+#[component]
+fn ProfileForm(
+    profile: Profile,
+    saved: impl Fn() + Copy + 'static,
+    cancel: impl Fn() + Copy + 'static,
+) -> impl IntoView {
+    let auth = use_auth();
+    let form = Submission::new();
+    let first_name = RwSignal::new(profile.first_name);
+    let last_name = RwSignal::new(profile.last_name);
+    let email = RwSignal::new(profile.email);
+    let on_submit = move |ev| {
+        form.submit(ev, move || async move {
+            let (first, last, mail) =
+                (first_name.get_untracked(), last_name.get_untracked(), email.get_untracked());
+            let call = |access| functions::update_profile(access, first.clone(), last.clone(), mail.clone());
+            auth.with_access(call).await?;
+            saved();
+            Ok(())
+        });
+    };
+    view! {
+        <form method="post" on:submit=on_submit>
+            <NameFields form=form first_name=first_name last_name=last_name
+                ids=("profile-first-name", "profile-last-name") />
+            <TextField id="profile-email" label="Email" name="email" autocomplete="email" kind="email"
+                value=email invalid=form.invalid("email") />
+            <p class="error" role="alert">{move || form.message()}</p>
+            <div class="actions">
+                <button type="submit" disabled=move || form.disabled()>
+                    {move || if form.pending() { "Saving…" } else { "Save" }}
+                </button>
+                <button type="button" class="secondary" on:click=move |_| cancel()>"Cancel"</button>
+            </div>
+        </form>
     }
 }

@@ -1,5 +1,5 @@
 use crate::auth::use_auth;
-use crate::components::{Submission, TextField};
+use crate::components::{NameFields, Submission, TextField};
 use crate::functions;
 use crate::rules::PASSWORD_MIN_CHARS;
 use leptos::prelude::*;
@@ -39,12 +39,8 @@ pub fn RegisterPage() -> impl IntoView {
                     value=username invalid=form.invalid("username") />
                 <TextField id="reg-email" label="Email" name="email" autocomplete="email" kind="email"
                     value=email invalid=form.invalid("email") />
-                <div class="row">
-                    <TextField id="reg-first-name" label="First name" name="first_name"
-                        autocomplete="given-name" value=first_name invalid=form.invalid("first_name") />
-                    <TextField id="reg-last-name" label="Last name" name="last_name"
-                        autocomplete="family-name" value=last_name invalid=form.invalid("last_name") />
-                </div>
+                <NameFields form=form first_name=first_name last_name=last_name
+                    ids=("reg-first-name", "reg-last-name") />
                 <TextField id="reg-password" label="Password" name="password" autocomplete="new-password"
                     kind="password" value=password invalid=form.invalid("password")
                     hint=format!("At least {PASSWORD_MIN_CHARS} characters, not your username, and not easy to guess.") />

@@ -17,6 +17,7 @@ pub enum Event {
     PasswordChanged,
     UserDisabled,
     UserEnabled,
+    ProfileUpdated,
 }
 
 impl Event {
@@ -34,6 +35,7 @@ impl Event {
             Self::PasswordChanged => "password_changed",
             Self::UserDisabled => "user_disabled",
             Self::UserEnabled => "user_enabled",
+            Self::ProfileUpdated => "profile_updated",
         }
     }
 }

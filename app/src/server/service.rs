@@ -10,8 +10,8 @@ use super::store::{self, Attempt, NewSession, NewUser, Rotation, RotationPolicy,
 use super::tokens::{Claims, TokenSettings, TokenType, Tokens, new_jti};
 use super::{ClientMeta, now};
 use crate::api::{
-    ApiError, ErrorCode, NewAccount, PasswordChange, Profile, Role, SessionInfo, SessionUser, SignIn,
-    TokenPair, UserSummary,
+    ApiError, ErrorCode, NewAccount, PasswordChange, Profile, ProfileUpdate, Role, SessionInfo, SessionUser,
+    SignIn, TokenPair, UserSummary,
 };
 use crate::rules;
 use sqlx::AnyPool;
@@ -346,6 +346,25 @@ impl AuthService {
     /// including that its session is still live.
     pub async fn profile(&self, access_token: &str) -> Result<Profile, ApiError> {
         let claims = self.authenticate(access_token).await?;
+        store::profile_for_session(&self.0.db, &claims.sid, &claims.user_id)
+            .await?
+            .ok_or_else(ApiError::token_not_valid)
+    }
+
+    /// Changes the caller's own first name, last name and email (by the same rules as at
+    /// registration; an error names its field). Returns the profile as now stored.
+    pub async fn update_profile(
+        &self,
+        access_token: &str,
+        update: ProfileUpdate,
+        meta: ClientMeta,
+    ) -> Result<Profile, ApiError> {
+        let claims = self.authenticate_live(access_token).await?;
+        rules::check_profile(&update)?;
+        let (first, last, email) = (update.first_name.trim(), update.last_name.trim(), update.email.trim());
+        store::update_profile(&self.0.writer, &claims.user_id, first, last, email).await?;
+        tracing::info!(user_id = %claims.user_id, "profile updated");
+        self.audit_claims(Event::ProfileUpdated, &claims, &meta).await;
         store::profile_for_session(&self.0.db, &claims.sid, &claims.user_id)
             .await?
             .ok_or_else(ApiError::token_not_valid)

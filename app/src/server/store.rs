@@ -339,6 +339,24 @@ pub async fn session_is_live(db: &AnyPool, session_id: &str, user_id: &str) -> R
     Ok(row.is_some())
 }
 
+/// Replaces the user's first name, last name and email.
+pub async fn update_profile(
+    db: &AnyPool,
+    user_id: &str,
+    first_name: &str,
+    last_name: &str,
+    email: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE profiles SET first_name = $1, last_name = $2, email = $3 WHERE user_id = $4")
+        .bind(first_name)
+        .bind(last_name)
+        .bind(email)
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 /// The user's role, if the user exists.
 pub async fn user_role(db: &AnyPool, user_id: &str) -> Result<Option<String>, sqlx::Error> {
     sqlx::query("SELECT role FROM users WHERE id = $1")
