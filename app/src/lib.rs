@@ -21,7 +21,7 @@ use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
-use pages::{AdminPage, HomePage, LoginPage, NotFoundPage, ProfilePage, RegisterPage};
+use pages::{AdminPage, HomePage, LoginPage, NotFoundPage, ProfilePage, RegisterPage, SecurityPage};
 
 /// The HTML document around the app, rendered by the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -59,6 +59,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/login") view=LoginPage/>
                         <Route path=path!("/register") view=RegisterPage/>
                         <Route path=path!("/profile") view=ProfilePage/>
+                        <Route path=path!("/security") view=SecurityPage/>
                         <Route path=path!("/admin") view=AdminPage/>
                     </Routes>
                 </main>

@@ -33,6 +33,7 @@ pub fn Header() -> impl IntoView {
             <nav aria-label="Main">
                 <a href="/">"Home"</a>
                 <a href="/profile">"Profile"</a>
+                <a href="/security">"Security"</a>
             </nav>
             <div class="account" aria-live="polite">{account}</div>
         </header>

@@ -6,6 +6,7 @@ mod login;
 mod not_found;
 mod profile;
 mod register;
+mod security;
 
 pub use admin::AdminPage;
 pub use home::HomePage;
@@ -13,3 +14,4 @@ pub use login::LoginPage;
 pub use not_found::NotFoundPage;
 pub use profile::ProfilePage;
 pub use register::RegisterPage;
+pub use security::SecurityPage;
