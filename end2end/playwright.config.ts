@@ -1,17 +1,17 @@
 import { defineConfig } from "@playwright/test";
 
-// Two real servers, each with its own fresh SQLite file and demo users: one with the
-// default 5-minute access token, one with a 5-second token for the rotation specs.
+// Every spec runs twice, once per token storage mode (a project each). Each project has two
+// real servers, each with its own fresh SQLite file and demo users: one with the default
+// 5-minute access token, one with a 5-second token (and a 2-second grace window) for the
+// rotation and multi-tab specs.
 // scripts/test picks free ports and the server binary; these defaults are for a manual run
 // from end2end/ after `cargo leptos build`.
-const port = Number(process.env.E2E_PORT ?? 3100);
-const shortPort = Number(process.env.E2E_SHORT_PORT ?? 3101);
+const ports = (process.env.E2E_PORTS ?? "3100,3101,3102,3103").split(",").map(Number);
 const serverBin = process.env.E2E_SERVER_BIN ?? "target/debug/server";
+const url = (p: number) => `http://127.0.0.1:${p}`;
 
-export const baseURL = `http://127.0.0.1:${port}`;
 /** The admin every test server starts with (its password passes the strength check). */
 export const ADMIN = { username: "admin", password: "an admin passphrase for e2e" };
-export const shortLivedURL = `http://127.0.0.1:${shortPort}`;
 
 function server(addrPort: number, extraEnv: Record<string, string>) {
   return {
@@ -42,7 +42,26 @@ function server(addrPort: number, extraEnv: Record<string, string>) {
   };
 }
 
-export default defineConfig({
+const SHORT = { ACCESS_TOKEN_LIFETIME: "5", REFRESH_GRACE_PERIOD: "2s" };
+
+const chromium = {
+  browserName: "chromium" as const,
+  launchOptions: {
+    // Debian's chromium: Playwright never downloads a browser here.
+    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  },
+};
+
+export default defineConfig<{ mode: string; shortLivedURL: string }>({
   testDir: "./tests",
   timeout: 60_000,
   expect: { timeout: 10_000 },
@@ -55,30 +74,17 @@ export default defineConfig({
     : "list",
   outputDir: "test-results",
   use: {
-    baseURL,
     trace: "retain-on-failure",
     screenshot: "only-on-failure",
   },
   projects: [
-    {
-      name: "chromium",
-      use: {
-        browserName: "chromium",
-        launchOptions: {
-          // Debian's chromium: Playwright never downloads a browser here.
-          executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-          args: [
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-          ],
-        },
-      },
-    },
+    { name: "localstorage", use: { ...chromium, baseURL: url(ports[0]), shortLivedURL: url(ports[1]), mode: "localstorage" } },
+    { name: "cookie", use: { ...chromium, baseURL: url(ports[2]), shortLivedURL: url(ports[3]), mode: "cookie" } },
   ],
-  webServer: [server(port, {}), server(shortPort, { ACCESS_TOKEN_LIFETIME: "5" })],
+  webServer: [
+    server(ports[0], {}),
+    server(ports[1], SHORT),
+    server(ports[2], { TOKEN_STORAGE: "cookie" }),
+    server(ports[3], { ...SHORT, TOKEN_STORAGE: "cookie" }),
+  ],
 });

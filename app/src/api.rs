@@ -23,6 +23,9 @@ pub struct TokenPair {
 pub struct SessionUser {
     pub user_id: String,
     pub username: String,
+    /// For the UI only (which links to show); the server checks the role on every call.
+    #[serde(default)]
+    pub role: Role,
 }
 
 /// What the `login` server function returns: the contract's pair plus who signed in.
@@ -82,7 +85,43 @@ impl Role {
             Self::Admin => "admin",
         }
     }
+
+    /// The role stored as `s`; anything unknown grants nothing.
+    pub fn parse(s: &str) -> Self {
+        if s == Self::Admin.as_str() { Self::Admin } else { Self::User }
+    }
 }
+
+/// Where the browser keeps its tokens (the server's `TOKEN_STORAGE` setting). The REST
+/// contract is the same in both: this is only about the browser app's server functions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenStorage {
+    /// Both tokens in localStorage (the default): simple, survives restarts, readable by any
+    /// script on the page.
+    #[default]
+    LocalStorage,
+    /// The refresh token in an HttpOnly `__Host-` cookie, the access token in memory only:
+    /// no script can read the refresh token, at the price of a CSRF defence.
+    Cookie,
+}
+
+impl std::str::FromStr for TokenStorage {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "localstorage" => Ok(Self::LocalStorage),
+            "cookie" => Ok(Self::Cookie),
+            other => Err(format!("`{other}`: use localstorage or cookie")),
+        }
+    }
+}
+
+/// The header every server function call from the browser carries. A cross-site page cannot
+/// send a custom header without the server's CORS consent, which it never gives; in cookie
+/// mode the server refuses calls without it (and with a foreign `Origin`).
+pub const CSRF_HEADER: &str = "x-leptos-auth-csrf";
 
 /// One account, as the admin page lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

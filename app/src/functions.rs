@@ -3,30 +3,41 @@
 //! the one implementation in [`crate::server::AuthService`], exactly as the REST handlers
 //! in `server/src/rest.rs` do. Errors are [`ApiError`]s; their HTTP status is set in one
 //! place by the server (see `server/src/startup.rs`).
+//!
+//! Every call goes through [`CsrfClient`], the browser's fetch plus the CSRF header; login,
+//! refresh and logout hand the refresh token over as the server's `TOKEN_STORAGE` says (see
+//! `server::browser_tokens`).
 
 use crate::api::{ApiError, Profile, SessionInfo, SignIn, TokenPair, UserSummary};
 use leptos::prelude::*;
 
-#[server(prefix = "/rpc", endpoint = "login")]
+#[server(client = CsrfClient, prefix = "/rpc", endpoint = "login")]
 pub async fn login(username: String, password: String) -> Result<SignIn, ApiError> {
-    use crate::server::{AuthService, ClientMeta};
-    AuthService::from_context()?.login(&username, password, ClientMeta::from_context()).await
+    use crate::server::{AuthService, ClientMeta, browser_tokens};
+    let auth = AuthService::from_context()?;
+    let sign_in = auth.login(&username, password, ClientMeta::from_context()).await?;
+    Ok(browser_tokens::deliver_sign_in(&auth, sign_in))
 }
 
-#[server(prefix = "/rpc", endpoint = "refresh")]
+#[server(client = CsrfClient, prefix = "/rpc", endpoint = "refresh")]
 pub async fn refresh(refresh: String) -> Result<TokenPair, ApiError> {
-    use crate::server::{AuthService, ClientMeta};
-    AuthService::from_context()?.refresh(&refresh, ClientMeta::from_context()).await
+    use crate::server::{AuthService, ClientMeta, browser_tokens};
+    let auth = AuthService::from_context()?;
+    let token = browser_tokens::presented(refresh);
+    let pair = browser_tokens::forget_on_refusal(auth.refresh(&token, ClientMeta::from_context()).await)?;
+    Ok(browser_tokens::deliver(&auth, pair))
 }
 
-#[server(prefix = "/rpc", endpoint = "logout")]
+#[server(client = CsrfClient, prefix = "/rpc", endpoint = "logout")]
 pub async fn logout(refresh: String) -> Result<(), ApiError> {
-    crate::server::AuthService::from_context()?
-        .logout(&refresh, crate::server::ClientMeta::from_context())
-        .await
+    use crate::server::{AuthService, ClientMeta, browser_tokens};
+    let token = browser_tokens::presented(refresh);
+    // The cookie goes whatever the server thinks of the token: the user asked to log out.
+    browser_tokens::forget();
+    AuthService::from_context()?.logout(&token, ClientMeta::from_context()).await
 }
 
-#[server(prefix = "/rpc", endpoint = "register")]
+#[server(client = CsrfClient, prefix = "/rpc", endpoint = "register")]
 pub async fn register(
     username: String,
     password: String,
@@ -40,7 +51,7 @@ pub async fn register(
 }
 
 /// Changes the caller's own first name, last name and email; errors name their field.
-#[server(prefix = "/rpc", endpoint = "update_profile")]
+#[server(client = CsrfClient, prefix = "/rpc", endpoint = "update_profile")]
 pub async fn update_profile(
     access: String,
     first_name: String,
@@ -54,31 +65,31 @@ pub async fn update_profile(
 }
 
 // `name`: the generated argument struct would otherwise clash with `api::Profile`.
-#[server(name = GetProfile, prefix = "/rpc", endpoint = "profile")]
+#[server(client = CsrfClient, name = GetProfile, prefix = "/rpc", endpoint = "profile")]
 pub async fn profile(access: String) -> Result<Profile, ApiError> {
     crate::server::AuthService::from_context()?.profile(&access).await
 }
 
-#[server(prefix = "/rpc", endpoint = "sessions")]
+#[server(client = CsrfClient, prefix = "/rpc", endpoint = "sessions")]
 pub async fn sessions(access: String) -> Result<Vec<SessionInfo>, ApiError> {
     crate::server::AuthService::from_context()?.sessions(&access).await
 }
 
-#[server(prefix = "/rpc", endpoint = "revoke_session")]
+#[server(client = CsrfClient, prefix = "/rpc", endpoint = "revoke_session")]
 pub async fn revoke_session(access: String, session_id: String) -> Result<(), ApiError> {
     crate::server::AuthService::from_context()?
         .revoke_session(&access, &session_id, crate::server::ClientMeta::from_context())
         .await
 }
 
-#[server(prefix = "/rpc", endpoint = "logout_everywhere")]
+#[server(client = CsrfClient, prefix = "/rpc", endpoint = "logout_everywhere")]
 pub async fn logout_everywhere(access: String) -> Result<(), ApiError> {
     crate::server::AuthService::from_context()?
         .logout_everywhere(&access, crate::server::ClientMeta::from_context())
         .await
 }
 
-#[server(prefix = "/rpc", endpoint = "change_password")]
+#[server(client = CsrfClient, prefix = "/rpc", endpoint = "change_password")]
 pub async fn change_password(
     access: String,
     current_password: String,
@@ -91,13 +102,62 @@ pub async fn change_password(
 }
 
 /// Every account (admins only: anyone else gets 403, whatever the page shows).
-#[server(prefix = "/rpc", endpoint = "admin_users")]
+#[server(client = CsrfClient, prefix = "/rpc", endpoint = "admin_users")]
 pub async fn admin_users(access: String) -> Result<Vec<UserSummary>, ApiError> {
     crate::server::AuthService::from_context()?.list_users(&access).await
 }
 
 /// Disables (ending all their sessions) or enables another account. Admins only.
-#[server(prefix = "/rpc", endpoint = "admin_set_disabled")]
+#[server(client = CsrfClient, prefix = "/rpc", endpoint = "admin_set_disabled")]
 pub async fn admin_set_disabled(access: String, username: String, disabled: bool) -> Result<(), ApiError> {
     crate::server::AuthService::from_context()?.admin_set_disabled(&access, &username, disabled).await
+}
+
+/// The browser's fetch client with [`crate::api::CSRF_HEADER`] added to every call. (Compiled
+/// on the server too, where server functions run directly and never send anything.)
+pub struct CsrfClient;
+
+mod csrf_client {
+    use super::CsrfClient;
+    use leptos::server_fn::client::Client;
+    use leptos::server_fn::client::browser::BrowserClient;
+    use leptos::server_fn::error::FromServerFnError;
+    use leptos::server_fn::request::browser::BrowserRequest;
+    use leptos::server_fn::response::browser::BrowserResponse;
+    use std::future::Future;
+
+    impl<E, IS, OS> Client<E, IS, OS> for CsrfClient
+    where
+        E: FromServerFnError,
+        IS: FromServerFnError,
+        OS: FromServerFnError,
+    {
+        type Request = BrowserRequest;
+        type Response = BrowserResponse;
+
+        fn send(req: Self::Request) -> impl Future<Output = Result<Self::Response, E>> + Send {
+            req.headers().set(crate::api::CSRF_HEADER, "1");
+            <BrowserClient as Client<E, IS, OS>>::send(req)
+        }
+
+        fn open_websocket(
+            path: &str,
+        ) -> impl Future<
+            Output = Result<
+                (
+                    impl futures::Stream<Item = Result<leptos::server_fn::Bytes, leptos::server_fn::Bytes>>
+                    + Send
+                    + 'static,
+                    impl futures::Sink<leptos::server_fn::Bytes> + Send + 'static,
+                ),
+                E,
+            >,
+        > + Send {
+            <BrowserClient as Client<E, IS, OS>>::open_websocket(path)
+        }
+
+        fn spawn(future: impl Future<Output = ()> + Send + 'static) {
+            <BrowserClient as Client<E, IS, OS>>::spawn(future)
+        }
+    }
 }

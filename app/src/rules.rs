@@ -27,24 +27,55 @@ pub fn check_username(username: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub fn check_password(password: &str, username: &str) -> Result<(), ApiError> {
+/// One password rule, as the register page lists it while the user types.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PasswordRule {
+    /// The rule, phrased as a requirement ("At least 8 characters").
+    pub text: String,
+    pub met: bool,
+    /// Shown only while unmet (the upper bound would be noise otherwise).
+    pub always_shown: bool,
+    error: String,
+}
+
+/// The password rules that can be checked anywhere, in the order they are reported. The
+/// server adds a strength estimate (server-only: its dictionaries are too big for the
+/// browser bundle), and says what to change when it refuses.
+pub fn password_rules(password: &str, username: &str) -> [PasswordRule; 3] {
     let n = password.chars().count();
-    if n < PASSWORD_MIN_CHARS {
-        return Err(ApiError::invalid(
-            "password",
+    let rule = |text: String, met: bool, always_shown: bool, error: String| PasswordRule {
+        text,
+        met,
+        always_shown,
+        error,
+    };
+    [
+        rule(
+            format!("At least {PASSWORD_MIN_CHARS} characters"),
+            n >= PASSWORD_MIN_CHARS,
+            true,
             format!("Use at least {PASSWORD_MIN_CHARS} characters for the password."),
-        ));
-    }
-    if n > PASSWORD_MAX_CHARS {
-        return Err(ApiError::invalid(
-            "password",
+        ),
+        rule(
+            format!("At most {PASSWORD_MAX_CHARS} characters"),
+            n <= PASSWORD_MAX_CHARS,
+            false,
             format!("Use at most {PASSWORD_MAX_CHARS} characters for the password."),
-        ));
+        ),
+        rule(
+            "Not your username".to_owned(),
+            password.is_empty() || username.is_empty() || password.to_lowercase() != username.to_lowercase(),
+            true,
+            "The password must not be your username.".to_owned(),
+        ),
+    ]
+}
+
+pub fn check_password(password: &str, username: &str) -> Result<(), ApiError> {
+    match password_rules(password, username).into_iter().find(|r| !r.met) {
+        Some(rule) => Err(ApiError::invalid("password", rule.error)),
+        None => Ok(()),
     }
-    if !username.is_empty() && password.to_lowercase() == username.to_lowercase() {
-        return Err(ApiError::invalid("password", "The password must not be your username."));
-    }
-    Ok(())
 }
 
 pub fn check_email(email: &str) -> Result<(), ApiError> {
@@ -130,6 +161,18 @@ mod tests {
         assert!(check_password(&"x".repeat(1025), "u").is_err());
         // Counted in characters, not bytes: eight accented letters are enough.
         assert!(check_password("éééééééé", "u").is_ok());
+    }
+
+    #[test]
+    fn the_live_checklist_and_the_server_agree() {
+        let met = |p: &str, u: &str| password_rules(p, u).map(|r| r.met);
+        assert_eq!(met("", ""), [false, true, true], "an empty field only lacks length");
+        assert_eq!(met("sam12345", "SAM12345"), [true, true, false]);
+        assert_eq!(met("a long passphrase", "sam"), [true, true, true]);
+        for (p, u) in [("short", "u"), ("sam12345", "sam12345"), ("a long passphrase", "sam")] {
+            let first_unmet = password_rules(p, u).into_iter().find(|r| !r.met).map(|r| r.error);
+            assert_eq!(check_password(p, u).err().map(|e| e.detail), first_unmet, "{p}");
+        }
     }
 
     #[test]

@@ -1,4 +1,4 @@
-import { expect, test } from "@playwright/test";
+import { expect, test } from "./fixtures";
 import { ProfilePage, RegisterPage } from "./pages/app";
 
 test("a user edits their profile; the server's field errors show on the field", async ({ page }) => {

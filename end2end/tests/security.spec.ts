@@ -1,4 +1,5 @@
-import { type Browser, expect, type Page, test } from "@playwright/test";
+import type { Browser, Page } from "@playwright/test";
+import { expect, test } from "./fixtures";
 import { LoginPage, ProfilePage, RegisterPage } from "./pages/app";
 
 /** A fresh user, so this spec's sign-outs and password change touch no one else. */

@@ -60,6 +60,12 @@ pub struct Config {
     #[arg(long, env = "JWT_SECRET", hide = true, hide_env_values = true)]
     pub jwt_secret: Option<Secret>,
 
+    /// Where the browser app keeps its tokens: `localstorage` (both tokens, readable by the
+    /// page's scripts) or `cookie` (the refresh token in an HttpOnly `__Host-` cookie, the
+    /// access token in memory only). The REST API is the same in both.
+    #[arg(long, env = "TOKEN_STORAGE", default_value = "localstorage")]
+    pub token_storage: app::api::TokenStorage,
+
     /// Logins per minute per client IP (0: no limit).
     #[arg(long, env = "LOGIN_RATE_PER_MINUTE", default_value_t = 10)]
     pub login_rate_per_minute: u32,

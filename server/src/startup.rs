@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::{db, headers, metrics, rest};
 use anyhow::Context;
-use app::api::ApiError;
+use app::api::{ApiError, ErrorCode};
 use app::server::{AuthService, AuthSettings, KeySource, LimitSettings, TokenSettings};
 use app::{App, shell};
 use axum::Router;
@@ -25,6 +25,7 @@ use tower_http::trace::TraceLayer;
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub auth: AuthService,
+    pub token_storage: app::api::TokenStorage,
 }
 
 pub struct Application {
@@ -46,7 +47,10 @@ impl Application {
             // Outside cargo-leptos (plain `cargo test`); the name is only used for asset URLs.
             leptos_options.output_name = "leptos_auth".into();
         }
-        let router = router(AppState { leptos_options, auth: auth.clone() }, config);
+        let router = router(
+            AppState { leptos_options, auth: auth.clone(), token_storage: config.token_storage },
+            config,
+        );
         Ok(Self { listener, router, auth })
     }
 
@@ -128,8 +132,10 @@ fn router(state: AppState, config: &Config) -> Router {
     let dev_reload = std::env::var_os("LEPTOS_WATCH").map(|_| {
         format!("ws://{}:{}", state.leptos_options.site_addr.ip(), state.leptos_options.reload_port)
     });
+    let token_storage = config.token_storage;
     let leptos_context = move || {
         provide_context(auth.clone());
+        provide_context(token_storage);
         headers::set_page_csp(dev_reload.as_deref());
     };
     let [nosniff, referrer, frames, opener] = headers::static_layers();
@@ -148,6 +154,7 @@ fn router(state: AppState, config: &Config) -> Router {
         })
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(leptos_context, shell))
         .layer(middleware::from_fn(server_fn_responses))
+        .layer(middleware::from_fn_with_state(state.clone(), cookie_mode))
         .layer(middleware::from_fn(metrics::track))
         .layer(axum::Extension(metrics::Scrapers(std::sync::Arc::new(config.metrics_allow_from.clone()))))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
@@ -196,6 +203,40 @@ async fn server_fn_responses(req: Request, next: Next) -> Response {
         parts.headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// In cookie mode: server function calls must come from the app's own pages (the refresh
+/// cookie would otherwise ride along on a forged cross-site request), and a page request
+/// with a live refresh cookie is rendered for its user (see `browser_tokens::SsrUser`).
+async fn cookie_mode(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    use app::server::browser_tokens::{SsrUser, cookie_value, is_same_origin_call};
+    use axum::response::IntoResponse;
+    if state.token_storage != app::api::TokenStorage::Cookie {
+        return next.run(req).await;
+    }
+    let path = req.uri().path();
+    if path.starts_with("/rpc/") {
+        if !is_same_origin_call(req.headers()) {
+            tracing::warn!(
+                security_event = "csrf_refused",
+                path,
+                "server function call without the CSRF header or from another origin"
+            );
+            return ApiError::new(ErrorCode::PermissionDenied, "Cross-site request refused.").into_response();
+        }
+    } else if req.method() == axum::http::Method::GET
+        && !path.starts_with("/api/")
+        && !path.starts_with("/pkg/")
+        && let Some(token) = cookie_value(req.headers())
+        && let Ok(user) = state.auth.session_user(&token).await
+    {
+        req.extensions_mut().insert(SsrUser(user));
+    }
+    next.run(req).await
 }
 
 /// Picks up keys rotated by the CLI or another instance.

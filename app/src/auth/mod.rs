@@ -1,25 +1,78 @@
 //! The browser's auth state: [`AuthContext`], provided once at the root by
 //! [`AuthProvider`] and read anywhere with [`use_auth`].
 //!
-//! During SSR the state is always `Checking` (the server never reads browser storage and
-//! never refreshes: a rotated token could not reach the browser). After hydration an effect
-//! restores the session from localStorage, refreshing at once if it is due.
+//! The decisions live in [`machine`] (pure, unit-tested); this file carries them out with
+//! the browser: storage, timers, the refresh lock and the other tabs ([`browser`]).
+//!
+//! Two modes, as the server's `TOKEN_STORAGE` says ([`TokenStorage`]):
+//! - localStorage: during SSR the state is `Checking` (the server can't read browser
+//!   storage). After hydration an effect restores the session from localStorage, refreshing
+//!   at once if it is due.
+//! - Cookie: the server knows the user from the HttpOnly refresh cookie and renders them
+//!   (the state is known on the first paint and handed to the browser with the page). The
+//!   browser holds the access token in memory only: it gets one from another tab, or by a
+//!   refresh (the cookie goes along by itself).
 
+mod browser;
+mod machine;
 mod session;
 mod storage;
 
+pub use machine::Notice;
 pub use session::{CurrentUser, StoredSession, login_url, safe_next};
 
-use crate::api::ApiError;
+use crate::api::{ApiError, SessionUser, TokenStorage};
 use crate::functions;
 use futures::FutureExt;
 use futures::future::{LocalBoxFuture, Shared};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
-use session::retry_delay_ms;
+use machine::{BeforeSend, Command, Machine, Outcome};
+use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::rc::Rc;
+
+/// A refresh that hangs (a half-open connection) counts as a network error after this long,
+/// and lets the other tabs have the lock.
+const REFRESH_TIMEOUT_MS: u32 = 15_000;
+/// Cookie mode: how long a tab that got the refresh lock after another tab rotated waits for
+/// that tab's news (which carries the access token) before rotating itself.
+const NEWS_WAIT_MS: f64 = 500.0;
+
+/// What the server tells the browser with the page: the mode, and in cookie mode who is
+/// signed in (the server read the cookie).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Boot {
+    mode: TokenStorage,
+    user: Option<SessionUser>,
+}
+
+impl Boot {
+    #[cfg(feature = "ssr")]
+    fn from_request() -> Self {
+        use crate::server::browser_tokens::{SsrUser, mode};
+        let user = use_context::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<SsrUser>().map(|u| u.0.clone()));
+        Self { mode: mode(), user }
+    }
+
+    /// Only the server computes it; the browser reads the server's value from the page.
+    #[cfg(not(feature = "ssr"))]
+    fn from_request() -> Self {
+        Self::default()
+    }
+
+    fn initial_state(&self) -> AuthState {
+        match (self.mode, &self.user) {
+            (TokenStorage::LocalStorage, _) => AuthState::Checking,
+            (TokenStorage::Cookie, None) => AuthState::Anonymous,
+            (TokenStorage::Cookie, Some(user)) => {
+                AuthState::SignedIn(StoredSession::known_user(user.clone()).user())
+            }
+        }
+    }
+}
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum AuthState {
@@ -31,23 +84,24 @@ pub enum AuthState {
 
 type RefreshFuture = Shared<LocalBoxFuture<'static, Result<String, ApiError>>>;
 
-/// Browser-side machinery behind the signal; never touched during SSR.
-#[derive(Default)]
+/// Browser-side machinery behind the signals; never touched during SSR.
 struct Runtime {
+    /// Cookie mode: who the server said is signed in, until [`AuthContext::start`] takes it.
+    /// `None` once started.
+    boot_user: Option<Option<SessionUser>>,
+    machine: Machine,
     timer: Option<gloo_timers::callback::Timeout>,
     /// The refresh in flight, shared by every caller that needs one meanwhile.
-    in_flight: Option<RefreshFuture>,
-    /// Bumped on login and logout, so a refresh that was in flight across either cannot
-    /// bring the old session back.
-    epoch: u64,
-    navigate: Option<Rc<dyn Fn(&str)>>,
-    /// Refreshes that failed in a row without a refusal (network, 5xx, 429).
-    failed_refreshes: u32,
+    flight: Option<(u64, RefreshFuture)>,
+    navigate: Rc<dyn Fn(&str)>,
+    announcer: Option<browser::Announcer>,
 }
 
 #[derive(Clone, Copy)]
 pub struct AuthContext {
+    mode: TokenStorage,
     state: RwSignal<AuthState>,
+    notice: RwSignal<Option<Notice>>,
     /// Browser only. `None` during SSR: thread-local values must not live in a request's
     /// reactive owner, which the server may drop on another thread.
     runtime: Option<StoredValue<Runtime, LocalStorage>>,
@@ -57,16 +111,27 @@ pub struct AuthContext {
 #[component]
 pub fn AuthProvider(children: Children) -> impl IntoView {
     let navigate = use_navigate();
+    let boot = SharedValue::new(Boot::from_request).into_inner();
     let runtime = cfg!(target_arch = "wasm32").then(|| {
         StoredValue::new_local(Runtime {
-            navigate: Some(Rc::new(move |to: &str| navigate(to, Default::default()))),
-            ..Runtime::default()
+            boot_user: Some(boot.user.clone()),
+            machine: Machine::default(),
+            timer: None,
+            flight: None,
+            navigate: Rc::new(move |to: &str| navigate(to, Default::default())),
+            announcer: None,
         })
     });
-    let auth = AuthContext { state: RwSignal::new(AuthState::Checking), runtime };
+    let auth = AuthContext {
+        mode: boot.mode,
+        state: RwSignal::new(boot.initial_state()),
+        notice: RwSignal::new(None),
+        runtime,
+    };
     provide_context(auth);
-    // Effects run only in the browser, after hydration: the one place storage is read.
-    Effect::new(move |_| auth.restore());
+    // Effects run only in the browser, after hydration: storage is read there (or by the
+    // first authenticated call, if that comes first).
+    Effect::new(move |_| auth.start());
     children()
 }
 
@@ -88,52 +153,53 @@ impl AuthContext {
         self.state.with(|s| matches!(s, AuthState::Anonymous))
     }
 
+    /// What the UI should say about the session, if anything.
+    pub fn notice(&self) -> Option<Notice> {
+        self.notice.get()
+    }
+
     pub async fn login(self, username: String, password: String) -> Result<(), ApiError> {
         let sign_in = functions::login(username, password).await?;
-        self.bump_epoch();
-        self.adopt(StoredSession::new(sign_in, now_ms()));
+        self.step(|m| m.signed_in(StoredSession::new(sign_in, now_ms()), now_ms()));
         Ok(())
     }
 
-    /// Signs out here at once, then tells the server to end the session. If the server
-    /// cannot be reached the tokens are still gone from this browser.
+    /// Signs out here (and in every other tab) at once, then tells the server to end the
+    /// session. If the server cannot be reached the tokens are still gone from this browser.
     pub async fn logout(self) {
-        let stored = storage::load();
-        self.bump_epoch();
-        self.forget();
-        if let Some(stored) = stored
-            && let Err(e) = functions::logout(stored.refresh).await
+        let session = self.session();
+        self.step(Machine::signed_out);
+        if let Some(session) = session
+            && let Err(e) = functions::logout(session.refresh).await
         {
             leptos::logging::warn!("logout could not reach the server: {e}");
         }
     }
 
-    /// Rotates the tokens and returns the new access token. Concurrent callers share one
-    /// request. A refusal (401) ends the session and sends the user to the login page; any
-    /// other failure keeps the session and retries later.
+    /// Rotates the tokens now and returns the new access token. Concurrent callers share
+    /// one request, and other tabs wait for it (see [`machine::Machine::before_send`]).
     pub async fn refresh(self) -> Result<String, ApiError> {
-        let pending = self.read_runtime(|r| r.in_flight.clone()).flatten();
-        let shared = match pending {
-            Some(shared) => shared,
-            None => {
-                let shared = self.refresh_once().boxed_local().shared();
-                self.update_runtime(|r| r.in_flight = Some(shared.clone()));
-                shared
-            }
-        };
-        shared.await
+        self.step(Machine::refresh_now);
+        let flight = self.read_runtime(|r| r.flight.as_ref().map(|(_, f)| f.clone())).flatten();
+        match flight {
+            Some(flight) => flight.await,
+            None => Err(ApiError::not_authenticated()),
+        }
     }
 
-    /// Runs an authenticated call with the current access token. A token that has expired
-    /// is refreshed first; a call refused with 401 is retried once after a refresh.
+    /// Runs an authenticated call with the current access token. A token that is due is
+    /// refreshed first (a tab that slept past the access lifetime must not fail its first
+    /// call); a call refused with 401 is retried once after a refresh.
     pub async fn with_access<T, F, Fut>(self, call: F) -> Result<T, ApiError>
     where
         F: Fn(String) -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
     {
-        let access = match storage::load() {
+        self.start();
+        self.step(|m| m.wake(now_ms(), false));
+        let access = match self.session() {
             None => return Err(ApiError::not_authenticated()),
-            Some(s) if s.access_expired(now_ms()) => self.refresh().await?,
+            Some(s) if s.access_expired(now_ms()) => self.refresh_or_wait().await?,
             Some(s) => s.access,
         };
         match call(access).await {
@@ -142,115 +208,188 @@ impl AuthContext {
         }
     }
 
-    fn restore(self) {
-        let Some(stored) = storage::load() else {
-            self.state.set(AuthState::Anonymous);
+    /// Reads storage (or the server's word, in cookie mode), listens to the other tabs and
+    /// the wake-up events, and restores the session. Once; later calls do nothing.
+    fn start(self) {
+        let Some(runtime) = self.runtime else {
             return;
         };
-        let now = now_ms();
-        self.state.set(AuthState::SignedIn(stored.user()));
-        if stored.refresh_is_due(now) {
-            spawn_local(async move {
-                let _ = self.refresh().await;
-            });
-        } else {
-            self.schedule_refresh(stored.refresh_delay_ms(now));
-        }
-    }
-
-    async fn refresh_once(self) -> Result<String, ApiError> {
-        let epoch = self.epoch();
-        let Some(stored) = storage::load() else {
-            self.update_runtime(|r| r.in_flight = None);
-            self.expire();
-            return Err(ApiError::not_authenticated());
+        // In cookie mode a signed-in page renders its content at once, and that content's
+        // first call may come before the provider's effect has run.
+        let Some(user) = runtime.try_update_value(|r| r.boot_user.take()).flatten() else {
+            return;
         };
-        let sent = stored.refresh.clone();
-        let result = functions::refresh(sent.clone()).await.map(|pair| stored.renewed(pair, now_ms()));
-        self.update_runtime(|r| r.in_flight = None);
-        if epoch != self.epoch() {
-            // Logged out (or in again) meanwhile: this answer belongs to a dead session.
-            return Err(ApiError::not_authenticated());
-        }
-        match result {
-            Ok(renewed) => {
-                let access = renewed.access.clone();
-                self.update_runtime(|r| r.failed_refreshes = 0);
-                self.adopt(renewed);
-                Ok(access)
-            }
-            Err(e) if e.is_auth_failure() => match storage::load() {
-                // Another tab of this browser rotated the same token first and stored the
-                // result: ours was refused because it was already used. Adopt theirs.
-                Some(newer) if newer.refresh != sent => {
-                    let access = newer.access.clone();
-                    self.adopt(newer);
-                    Ok(access)
-                }
-                _ => {
-                    self.expire();
-                    Err(e)
+        let announcer = browser::listen(
+            self.mode,
+            move |stored| self.step(|m| m.elsewhere(stored, now_ms())),
+            move || {
+                if let Some(session) = self.session() {
+                    self.announce(Some(&session));
                 }
             },
-            Err(e) => {
-                leptos::logging::warn!("refresh failed, retrying later: {e}");
-                let failures = self.read_runtime(|r| r.failed_refreshes).unwrap_or_default();
-                self.update_runtime(|r| r.failed_refreshes += 1);
-                self.schedule_refresh(retry_delay_ms(failures));
-                Err(e)
+            move |force| self.step(|m| m.wake(now_ms(), force)),
+        );
+        let stored = match self.mode {
+            TokenStorage::LocalStorage => storage::load(),
+            TokenStorage::Cookie => {
+                announcer.hello();
+                user.map(StoredSession::known_user)
+            }
+        };
+        runtime.update_value(|r| r.announcer = Some(announcer));
+        self.step(|m| m.restore(stored, now_ms()));
+    }
+
+    /// The access token, after the refresh in flight (or one started now, back-off or not).
+    async fn refresh_or_wait(self) -> Result<String, ApiError> {
+        self.step(|m| m.wake(now_ms(), true));
+        let flight = self.read_runtime(|r| r.flight.as_ref().map(|(_, f)| f.clone())).flatten();
+        match flight {
+            Some(flight) => flight.await,
+            None => self.session().map(|s| s.access).ok_or_else(ApiError::not_authenticated),
+        }
+    }
+
+    /// Flight `n`: waits for the lock shared by all tabs, then refreshes unless another tab
+    /// already did. The lock is held until the result is stored, so the next tab sees it.
+    async fn fly(self, n: u64) -> Result<String, ApiError> {
+        let lock = browser::refresh_lock().await;
+        let newest = self.newest().await;
+        let sent = match self.decide(|m| m.before_send(n, newest, now_ms())) {
+            Some(BeforeSend::Send(token)) => token,
+            Some(BeforeSend::Skip(commands)) => {
+                self.run(commands);
+                drop(lock);
+                self.end_flight(n);
+                return self.session().map(|s| s.access).ok_or_else(ApiError::not_authenticated);
+            }
+            None => return Err(ApiError::not_authenticated()),
+        };
+        let result = with_timeout(functions::refresh(sent.clone())).await;
+        let error = result.as_ref().err().cloned();
+        let stored = match self.mode {
+            TokenStorage::LocalStorage => storage::load(),
+            TokenStorage::Cookie => None,
+        };
+        self.step(|m| m.refreshed(n, Outcome::of(result), stored, now_ms()));
+        drop(lock);
+        self.end_flight(n);
+        match (self.session(), error) {
+            (_, Some(e)) => Err(e),
+            (Some(s), None) => Ok(s.access),
+            (None, None) => Err(ApiError::not_authenticated()),
+        }
+    }
+
+    /// The browser's newest session, for a tab that just got the refresh lock. In
+    /// localStorage mode that is storage. In cookie mode storage only says when the newest
+    /// rotation happened: if that is newer than ours, the rotating tab's news (with the access
+    /// token) is on its way, so wait for it briefly.
+    async fn newest(self) -> Option<StoredSession> {
+        if self.mode == TokenStorage::LocalStorage {
+            return storage::load();
+        }
+        let give_up_at = now_ms() + NEWS_WAIT_MS;
+        loop {
+            let ours = self.session()?;
+            let Some(rotated_at) = storage::rotated_at() else {
+                // Nothing stored: no tab has rotated since the last logout (or this tab is
+                // the first after a restart); the cookie is the newest we have.
+                return Some(ours);
+            };
+            if ours.received_at_ms >= rotated_at || now_ms() >= give_up_at {
+                return Some(ours);
+            }
+            gloo_timers::future::TimeoutFuture::new(25).await;
+        }
+    }
+
+    fn end_flight(self, n: u64) {
+        self.update_runtime(|r| {
+            if r.flight.as_ref().is_some_and(|(m, _)| *m == n) {
+                r.flight = None;
+            }
+        });
+    }
+
+    /// Feeds one event to the machine and carries out what it decides.
+    fn step(self, event: impl FnOnce(&mut Machine) -> Vec<Command>) {
+        if let Some(commands) = self.decide(event) {
+            self.run(commands);
+        }
+    }
+
+    fn decide<T>(self, event: impl FnOnce(&mut Machine) -> T) -> Option<T> {
+        let runtime = self.runtime?;
+        let (out, state, notice) = runtime.try_update_value(|r| {
+            let out = event(&mut r.machine);
+            let state = match (r.machine.known(), r.machine.session()) {
+                (false, _) => AuthState::Checking,
+                (true, None) => AuthState::Anonymous,
+                (true, Some(s)) => AuthState::SignedIn(s.user()),
+            };
+            (out, state, r.machine.notice())
+        })?;
+        // Set only on change: every page reading the state would re-render otherwise.
+        if self.state.with_untracked(|s| *s != state) {
+            self.state.set(state);
+        }
+        if self.notice.get_untracked() != notice {
+            self.notice.set(notice);
+        }
+        Some(out)
+    }
+
+    fn run(self, commands: Vec<Command>) {
+        for command in commands {
+            match command {
+                Command::Persist(session) => {
+                    storage::save(self.mode, &session);
+                    self.announce(Some(&session));
+                }
+                Command::Erase => {
+                    storage::clear();
+                    self.announce(None);
+                }
+                Command::Schedule(delay_ms) => {
+                    let timer = gloo_timers::callback::Timeout::new(delay_ms, move || {
+                        self.step(|m| m.wake(now_ms(), false));
+                    });
+                    // Replacing the old Timeout drops it, which cancels it.
+                    self.update_runtime(|r| r.timer = Some(timer));
+                }
+                Command::Cancel => self.update_runtime(|r| r.timer = None),
+                Command::Refresh(n) => {
+                    let flight = self.fly(n).boxed_local().shared();
+                    self.update_runtime(|r| r.flight = Some((n, flight.clone())));
+                    spawn_local(async move {
+                        let _ = flight.await;
+                    });
+                }
+                Command::ToLogin => {
+                    let here = window()
+                        .location()
+                        .pathname()
+                        .and_then(|p| window().location().search().map(|s| p + &s))
+                        .unwrap_or_default();
+                    if let Some(navigate) = self.read_runtime(|r| r.navigate.clone()) {
+                        navigate(&login_url(&here));
+                    }
+                }
             }
         }
     }
 
-    /// Stores a new pair, shows the user as signed in and restarts the refresh timer.
-    fn adopt(self, stored: StoredSession) {
-        storage::save(&stored);
-        self.state.set(AuthState::SignedIn(stored.user()));
-        self.schedule_refresh(stored.refresh_delay_ms(now_ms()));
-    }
-
-    /// The server refused our refresh token: forget it and ask the user to log in again,
-    /// coming back to where they were.
-    fn expire(self) {
-        self.forget();
-        let here = window()
-            .location()
-            .pathname()
-            .and_then(|p| window().location().search().map(|s| p + &s))
-            .unwrap_or_default();
-        let target = login_url(&here);
-        if let Some(navigate) = self.read_runtime(|r| r.navigate.clone()).flatten() {
-            navigate(&target);
-        }
-    }
-
-    fn forget(self) {
-        storage::clear();
-        self.update_runtime(|r| r.timer = None);
-        self.state.set(AuthState::Anonymous);
-    }
-
-    fn schedule_refresh(self, delay_ms: u32) {
-        let timer = gloo_timers::callback::Timeout::new(delay_ms, move || {
-            spawn_local(async move {
-                let _ = self.refresh().await;
-            });
+    fn announce(self, session: Option<&StoredSession>) {
+        self.read_runtime(|r| {
+            if let Some(announcer) = &r.announcer {
+                announcer.announce(session);
+            }
         });
-        // Replacing the old Timeout drops it, which cancels it.
-        self.update_runtime(|r| r.timer = Some(timer));
     }
 
-    fn epoch(self) -> u64 {
-        self.read_runtime(|r| r.epoch).unwrap_or_default()
-    }
-
-    fn bump_epoch(self) {
-        // A refresh in flight belongs to the old session: nobody may wait on it any more.
-        self.update_runtime(|r| {
-            r.epoch += 1;
-            r.in_flight = None;
-            r.failed_refreshes = 0;
-        });
+    fn session(self) -> Option<StoredSession> {
+        self.read_runtime(|r| r.machine.session().cloned()).flatten()
     }
 
     fn read_runtime<T>(self, f: impl FnOnce(&Runtime) -> T) -> Option<T> {
@@ -261,6 +400,15 @@ impl AuthContext {
         if let Some(rt) = self.runtime {
             rt.try_update_value(f);
         }
+    }
+}
+
+/// The refresh call, or a network error if it has not answered in [`REFRESH_TIMEOUT_MS`].
+async fn with_timeout<T>(call: impl Future<Output = Result<T, ApiError>>) -> Result<T, ApiError> {
+    let timeout = gloo_timers::future::TimeoutFuture::new(REFRESH_TIMEOUT_MS);
+    match futures::future::select(Box::pin(call), Box::pin(timeout)).await {
+        futures::future::Either::Left((result, _)) => result,
+        futures::future::Either::Right(_) => Err(ApiError::network("The server did not answer in time.")),
     }
 }
 

@@ -1,7 +1,7 @@
 //! What the browser keeps about a signed-in session, and the timing rules around it. Pure
 //! data and arithmetic (no browser APIs), so it is unit-tested natively.
 
-use crate::api::{SignIn, TokenPair};
+use crate::api::{Role, SessionUser, SignIn, TokenPair};
 use serde::{Deserialize, Serialize};
 
 /// Refresh when this fraction of the access lifetime has passed: 4 minutes of 5.
@@ -31,6 +31,9 @@ pub struct StoredSession {
     pub received_at_ms: f64,
     pub user_id: String,
     pub username: String,
+    /// Sessions stored before roles existed have none: they show no admin link.
+    #[serde(default)]
+    pub role: Role,
 }
 
 /// The signed-in user as the UI sees it.
@@ -38,6 +41,7 @@ pub struct StoredSession {
 pub struct CurrentUser {
     pub user_id: String,
     pub username: String,
+    pub role: Role,
     pub access_expires_at_ms: f64,
 }
 
@@ -51,6 +55,21 @@ impl StoredSession {
             received_at_ms: now_ms,
             user_id: user.user_id,
             username: user.username,
+            role: user.role,
+        }
+    }
+
+    /// Cookie mode, a page just loaded: the server says who is signed in, but this tab has
+    /// no access token yet, so a refresh is due at once.
+    pub fn known_user(user: SessionUser) -> Self {
+        Self {
+            access: String::new(),
+            refresh: String::new(),
+            expires_in: 0,
+            received_at_ms: 0.0,
+            user_id: user.user_id,
+            username: user.username,
+            role: user.role,
         }
     }
 
@@ -69,6 +88,7 @@ impl StoredSession {
         CurrentUser {
             user_id: self.user_id.clone(),
             username: self.username.clone(),
+            role: self.role,
             access_expires_at_ms: self.access_expires_at_ms(),
         }
     }
@@ -133,7 +153,11 @@ mod tests {
         StoredSession::new(
             SignIn {
                 tokens: TokenPair { access: "a".into(), refresh: "r".into(), expires_in },
-                user: SessionUser { user_id: "u1".into(), username: "user1".into() },
+                user: SessionUser {
+                    user_id: "u1".into(),
+                    username: "user1".into(),
+                    role: Default::default(),
+                },
             },
             at,
         )

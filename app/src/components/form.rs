@@ -125,3 +125,32 @@ pub fn NameFields(
         </div>
     }
 }
+
+/// The password rules, ticked off as the user types: the same rules the server applies
+/// ([`crate::rules::password_rules`]), so the list and the server's answer never disagree.
+#[component]
+pub fn PasswordRules(
+    #[prop(into)] password: Signal<String>,
+    #[prop(into)] username: Signal<String>,
+) -> impl IntoView {
+    let rules = move || {
+        let rules = password.with(|p| username.with(|u| crate::rules::password_rules(p, u)));
+        rules
+            .into_iter()
+            .filter(|r| r.always_shown || !r.met)
+            .map(|r| {
+                let (mark, state) = if r.met { ("✓", "met") } else { ("✗", "not met") };
+                view! {
+                    <li class:met=r.met>
+                        <span aria-hidden="true">{mark}" "</span>
+                        {r.text}
+                        <span class="visually-hidden">{format!(" ({state})")}</span>
+                    </li>
+                }
+            })
+            .collect_view()
+    };
+    view! {
+        <ul class="password-rules" aria-label="Requirements" aria-live="polite">{rules}</ul>
+    }
+}

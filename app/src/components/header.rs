@@ -1,5 +1,6 @@
 //! The header on every page: app name, navigation and the account area.
 
+use crate::api::Role;
 use crate::auth::{AuthState, use_auth};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -7,6 +8,7 @@ use leptos::task::spawn_local;
 #[component]
 pub fn Header() -> impl IntoView {
     let auth = use_auth();
+    let is_admin = move || matches!(auth.state(), AuthState::SignedIn(user) if user.role == Role::Admin);
     let account = move || match auth.state() {
         // Unknown until the browser has looked: render nothing rather than a wrong guess.
         AuthState::Checking => view! { <span class="account-pending" aria-hidden="true"></span> }.into_any(),
@@ -34,8 +36,23 @@ pub fn Header() -> impl IntoView {
                 <a href="/">"Home"</a>
                 <a href="/profile">"Profile"</a>
                 <a href="/security">"Security"</a>
+                // A convenience: the server checks the role on every admin call.
+                {move || is_admin().then(|| view! { <a href="/admin">"Admin"</a> })}
             </nav>
             <div class="account" aria-live="polite">{account}</div>
         </header>
+        <SessionNotice/>
+    }
+}
+
+/// Says so while the session is alive but cannot be refreshed (offline, throttled): the
+/// user keeps working and is never signed out for it.
+#[component]
+fn SessionNotice() -> impl IntoView {
+    let auth = use_auth();
+    view! {
+        <p class="notice" role="status" hidden=move || !auth.notice().is_some_and(|n| n.is_transient())>
+            {move || auth.notice().filter(|n| n.is_transient()).map(|n| n.text())}
+        </p>
     }
 }

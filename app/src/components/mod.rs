@@ -4,6 +4,6 @@ mod form;
 mod header;
 mod require_auth;
 
-pub use form::{NameFields, Submission, TextField, use_hydrated};
+pub use form::{NameFields, PasswordRules, Submission, TextField, use_hydrated};
 pub use header::Header;
 pub use require_auth::RequireAuth;

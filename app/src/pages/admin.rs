@@ -1,5 +1,5 @@
 use crate::api::{ErrorCode, UserSummary};
-use crate::auth::use_auth;
+use crate::auth::{AuthState, use_auth};
 use crate::components::RequireAuth;
 use crate::functions;
 use leptos::prelude::*;
@@ -61,6 +61,10 @@ fn UserList() -> impl IntoView {
 
 #[component]
 fn UserTable(users: Vec<UserSummary>, set_disabled: impl Fn(String, bool) + Copy + 'static) -> impl IntoView {
+    let me = match use_auth().state() {
+        AuthState::SignedIn(user) => Some(user.username),
+        _ => None,
+    };
     view! {
         <table class="users">
             <thead>
@@ -71,19 +75,23 @@ fn UserTable(users: Vec<UserSummary>, set_disabled: impl Fn(String, bool) + Copy
                 {users.into_iter().map(|user| {
                     let (username, disabled) = (user.username.clone(), user.disabled);
                     let action = if disabled { "Enable" } else { "Disable" };
+                    // The server refuses it anyway: an admin can't lock themselves out.
+                    let is_me = Some(&user.username) == me.as_ref();
                     view! {
                         <tr>
                             <th scope="row">{user.username.clone()}</th>
-                            <td>{format!("{} {}", user.first_name, user.last_name)}</td>
-                            <td>{user.email}</td>
-                            <td>{user.role.as_str()}</td>
-                            <td>{if disabled { "disabled" } else { "active" }}</td>
+                            <td data-label="Name">{format!("{} {}", user.first_name, user.last_name)}</td>
+                            <td data-label="Email">{user.email}</td>
+                            <td data-label="Role">{user.role.as_str()}</td>
+                            <td data-label="Status">{if disabled { "disabled" } else { "active" }}</td>
                             <td>
-                                <button type="button" class="secondary"
-                                    aria-label=format!("{action} {}", user.username)
-                                    on:click=move |_| set_disabled(username.clone(), !disabled)>
-                                    {action}
-                                </button>
+                                {(!is_me).then(|| view! {
+                                    <button type="button" class="secondary"
+                                        aria-label=format!("{action} {}", user.username)
+                                        on:click=move |_| set_disabled(username.clone(), !disabled)>
+                                        {action}
+                                    </button>
+                                })}
                             </td>
                         </tr>
                     }

@@ -28,6 +28,10 @@ pub fn LoginPage() -> impl IntoView {
         <Title text="Log in · Leptos Auth"/>
         <section class="card narrow">
             <h1>"Log in"</h1>
+            // Why the user is here, when the session ended by itself or in another tab.
+            {move || auth.notice().filter(|n| !n.is_transient()).map(|n| view! {
+                <p class="notice" role="status">{n.text()}</p>
+            })}
             <form method="post" on:submit=on_submit>
                 <TextField id="login-username" label="Username" name="username" autocomplete="username"
                     value=username />

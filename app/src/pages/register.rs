@@ -1,7 +1,6 @@
 use crate::auth::use_auth;
-use crate::components::{NameFields, Submission, TextField};
+use crate::components::{NameFields, PasswordRules, Submission, TextField};
 use crate::functions;
-use crate::rules::PASSWORD_MIN_CHARS;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_navigate;
@@ -43,7 +42,8 @@ pub fn RegisterPage() -> impl IntoView {
                     ids=("reg-first-name", "reg-last-name") />
                 <TextField id="reg-password" label="Password" name="password" autocomplete="new-password"
                     kind="password" value=password invalid=form.invalid("password")
-                    hint=format!("At least {PASSWORD_MIN_CHARS} characters, not your username, and not easy to guess.") />
+                    hint="It must also not be easy to guess: that is checked when you submit.".to_owned() />
+                <PasswordRules password=password username=username />
                 <p class="error" role="alert">{move || form.message()}</p>
                 <button type="submit" disabled=move || form.disabled()>
                     {move || if form.pending() { "Creating account…" } else { "Create account" }}

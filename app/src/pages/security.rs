@@ -1,8 +1,7 @@
 use crate::api::SessionInfo;
-use crate::auth::use_auth;
-use crate::components::{RequireAuth, Submission, TextField};
+use crate::auth::{AuthState, use_auth};
+use crate::components::{PasswordRules, RequireAuth, Submission, TextField};
 use crate::functions;
-use crate::rules::PASSWORD_MIN_CHARS;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_meta::Title;
@@ -83,8 +82,8 @@ fn SessionTable(sessions: Vec<SessionInfo>, sign_out: impl Fn(String) + Copy + '
                                 {label.clone()}
                                 {s.current.then(|| view! { <strong class="badge">" This device"</strong> })}
                             </th>
-                            <td>{when(s.created_at)}</td>
-                            <td>{when(s.last_used_at)}</td>
+                            <td data-label="Signed in">{when(s.created_at)}</td>
+                            <td data-label="Last used">{when(s.last_used_at)}</td>
                             <td>
                                 {(!s.current).then(|| view! {
                                     <button type="button" class="secondary"
@@ -136,6 +135,10 @@ fn ChangePassword() -> impl IntoView {
     let current = RwSignal::new(String::new());
     let new = RwSignal::new(String::new());
     let done = RwSignal::new(false);
+    let username = Signal::derive(move || match auth.state() {
+        AuthState::SignedIn(user) => user.username,
+        _ => String::new(),
+    });
     let on_submit = move |ev| {
         done.set(false);
         form.submit(ev, move || async move {
@@ -158,7 +161,8 @@ fn ChangePassword() -> impl IntoView {
                     invalid=form.invalid("current_password") />
                 <TextField id="new-password" label="New password" name="new_password"
                     autocomplete="new-password" kind="password" value=new invalid=form.invalid("new_password")
-                    hint=format!("At least {PASSWORD_MIN_CHARS} characters, not your username, and not easy to guess.") />
+                    hint="It must also not be easy to guess: that is checked when you submit.".to_owned() />
+                <PasswordRules password=new username=username />
                 <p class="error" role="alert">{move || form.message()}</p>
                 {move || done.get().then(|| view! {
                     <p class="status" role="status">"Password changed. Your other sessions have ended."</p>

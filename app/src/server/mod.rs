@@ -5,6 +5,7 @@
 //! the `server` crate and the Leptos server functions in [`crate::functions`] both call it.
 
 pub mod audit;
+pub mod browser_tokens;
 mod error;
 pub mod keys;
 pub mod limits;

@@ -249,7 +249,10 @@ impl AuthService {
             ip: client,
         };
         self.audit(record).await;
-        Ok(SignIn { tokens, user: SessionUser { user_id: account.id, username: account.username } })
+        Ok(SignIn {
+            tokens,
+            user: SessionUser { user_id: account.id, username: account.username, role: account.role },
+        })
     }
 
     /// Trades a refresh token for a new pair. The presented token is dead afterwards, except
@@ -315,6 +318,18 @@ impl AuthService {
         self.audit(record(Event::TokenRefreshed)).await;
         metrics::counter!("auth_refreshes_total", "result" => "rotated").increment(1);
         self.pair(&username, &claims, now)
+    }
+
+    /// Who a refresh token's session belongs to, if it is live: how the server renders a page
+    /// for a signed-in user in cookie mode. Nothing is rotated; the browser refreshes itself.
+    pub async fn session_user(&self, refresh_token: &str) -> Result<SessionUser, ApiError> {
+        let claims = self.decode(refresh_token, Some(TokenType::Refresh)).await?;
+        if !self.is_live(&claims).await? {
+            return Err(ApiError::token_not_valid());
+        }
+        let (username, role) =
+            store::user_brief(&self.0.db, &claims.user_id).await?.ok_or_else(ApiError::token_not_valid)?;
+        Ok(SessionUser { user_id: claims.user_id, username, role })
     }
 
     /// Logout: the refresh token's whole session ends, and with it every token of it.
@@ -544,7 +559,7 @@ impl AuthService {
         Ok(rows
             .into_iter()
             .map(|r| UserSummary {
-                role: if r.role == Role::Admin.as_str() { Role::Admin } else { Role::User },
+                role: Role::parse(&r.role),
                 username: r.username,
                 first_name: r.first_name,
                 last_name: r.last_name,
@@ -574,7 +589,9 @@ impl AuthService {
     /// An access token of a live session whose user is an admin right now.
     async fn require_admin(&self, access_token: &str) -> Result<Claims, ApiError> {
         let claims = self.authenticate_live(access_token).await?;
-        if store::user_role(&self.0.db, &claims.user_id).await?.as_deref() != Some(Role::Admin.as_str()) {
+        if store::user_role(&self.0.db, &claims.user_id).await?.as_deref().map(Role::parse)
+            != Some(Role::Admin)
+        {
             tracing::warn!(security_event = "permission_denied", user_id = %claims.user_id, "admin call by a non-admin");
             return Err(ApiError::new(ErrorCode::PermissionDenied, "You don't have permission to do that."));
         }
@@ -662,7 +679,8 @@ impl AuthService {
         decode()
     }
 
-    fn refresh_lifetime(&self) -> u64 {
+    /// Seconds a refresh token lives.
+    pub fn refresh_lifetime(&self) -> u64 {
         self.0.tokens.settings().refresh_lifetime.as_secs()
     }
 

@@ -3,7 +3,7 @@
 //! booleans.
 
 use super::tokens::Claims;
-use crate::api::Profile;
+use crate::api::{Profile, Role};
 use sqlx::{AnyPool, Row};
 
 /// The one view of a user that carries the password hash: only login reads it.
@@ -12,20 +12,23 @@ pub struct LoginAccount {
     pub username: String,
     pub password_hash: String,
     pub disabled: bool,
+    pub role: Role,
 }
 
 pub async fn find_login(db: &AnyPool, username_key: &str) -> Result<Option<LoginAccount>, sqlx::Error> {
-    let row =
-        sqlx::query("SELECT id, username, password_hash, disabled_at FROM users WHERE username_key = $1")
-            .bind(username_key)
-            .fetch_optional(db)
-            .await?;
+    let row = sqlx::query(
+        "SELECT id, username, password_hash, disabled_at, role FROM users WHERE username_key = $1",
+    )
+    .bind(username_key)
+    .fetch_optional(db)
+    .await?;
     row.map(|r| {
         Ok(LoginAccount {
             id: r.try_get("id")?,
             username: r.try_get("username")?,
             password_hash: r.try_get("password_hash")?,
             disabled: r.try_get::<Option<i64>, _>("disabled_at")?.is_some(),
+            role: Role::parse(&r.try_get::<String, _>("role")?),
         })
     })
     .transpose()
@@ -364,6 +367,16 @@ pub async fn user_role(db: &AnyPool, user_id: &str) -> Result<Option<String>, sq
         .fetch_optional(db)
         .await?
         .map(|row| row.try_get("role"))
+        .transpose()
+}
+
+/// Username and role of a user, if the user exists.
+pub async fn user_brief(db: &AnyPool, user_id: &str) -> Result<Option<(String, Role)>, sqlx::Error> {
+    sqlx::query("SELECT username, role FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(db)
+        .await?
+        .map(|row| Ok((row.try_get("username")?, Role::parse(&row.try_get::<String, _>("role")?))))
         .transpose()
 }
 

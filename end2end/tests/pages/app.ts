@@ -101,9 +101,30 @@ export class ProfilePage {
   }
 }
 
-export async function storedSession(page: Page): Promise<{ access: string; refresh: string } | null> {
+export const REFRESH_COOKIE = "__Host-leptos_auth_refresh";
+
+/**
+ * The tokens this browser keeps, wherever its mode keeps them: localStorage, or in cookie mode
+ * the HttpOnly refresh cookie (the access token is in the page's memory only: `null`).
+ * `null` when signed out.
+ */
+export async function heldTokens(page: Page): Promise<{ access: string | null; refresh: string } | null> {
   const raw = await page.evaluate((key) => window.localStorage.getItem(key), STORAGE_KEY);
-  return raw ? JSON.parse(raw) : null;
+  if (raw) return JSON.parse(raw);
+  const cookie = (await page.context().cookies()).find((c) => c.name === REFRESH_COOKIE);
+  return cookie ? { access: null, refresh: cookie.value } : null;
+}
+
+/** An access token for `username`, from the REST API (the same in both modes). */
+export async function restAccessToken(page: Page, username: string, password: string): Promise<string> {
+  const res = await page.request.post("/api/token/", { data: { username, password } });
+  expect(res.status()).toBe(200);
+  return (await res.json()).access;
+}
+
+/** The headers the app's own server function calls carry (required in cookie mode). */
+export function appCallHeaders(baseURL: string): Record<string, string> {
+  return { "x-leptos-auth-csrf": "1", origin: new URL(baseURL).origin };
 }
 
 /** Collects console errors and uncaught exceptions, for "hydrates without errors". */

@@ -1,0 +1,187 @@
+//! The browser APIs behind the session: telling other tabs (BroadcastChannel, with the
+//! `storage` event as fallback), hearing about wake-ups (`visibilitychange`, `focus`,
+//! `online`), and one refresh at a time across tabs (the Web Locks API, with a short
+//! storage lease where it is missing). Browser only: nothing here runs during SSR.
+
+use super::session::StoredSession;
+use super::storage::{ROTATED_AT_KEY, STORAGE_KEY};
+use crate::api::TokenStorage;
+use gloo_storage::{LocalStorage, Storage};
+use js_sys::{Function, Promise, Reflect};
+use leptos::prelude::window;
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+
+const CHANNEL: &str = "leptos_auth";
+const LOCK_NAME: &str = "leptos_auth.refresh";
+const LEASE_KEY: &str = "leptos_auth.refresh_lease";
+/// Longer than a refresh may take (it times out after 15 s), so a lease is never stolen from
+/// a live holder; short enough that a closed tab's lease does not stall the others for long.
+const LEASE_MS: f64 = 20_000.0;
+
+/// What tabs tell each other over the channel.
+#[derive(Serialize, Deserialize)]
+enum Message {
+    /// The sender's session changed to this (`None`: signed out).
+    Session(Option<StoredSession>),
+    /// A tab just opened: whoever has a session, say so (cookie mode: it has no token yet).
+    Hello,
+}
+
+/// Tells the other tabs of this browser what this one has.
+pub struct Announcer(Option<web_sys::BroadcastChannel>);
+
+impl Announcer {
+    pub fn announce(&self, session: Option<&StoredSession>) {
+        self.post(&Message::Session(session.cloned()));
+    }
+
+    pub fn hello(&self) {
+        self.post(&Message::Hello);
+    }
+
+    fn post(&self, message: &Message) {
+        // The `storage` event reaches the other tabs too; the channel is faster, and carries
+        // the access token where storage holds none.
+        if let (Some(channel), Ok(json)) = (&self.0, serde_json::to_string(message)) {
+            let _ = channel.post_message(&JsValue::from_str(&json));
+        }
+    }
+}
+
+/// Calls `on_change` with what another tab has (`None`: it signed out), `on_hello` when a new
+/// tab asks, and `on_wake(force)` whenever this tab may have slept: visible again, focused,
+/// or back online (`force`: skip the back-off). The listeners live as long as the page.
+pub fn listen(
+    mode: TokenStorage,
+    on_change: impl Fn(Option<StoredSession>) + Clone + 'static,
+    on_hello: impl Fn() + 'static,
+    on_wake: impl Fn(bool) + Clone + 'static,
+) -> Announcer {
+    let channel = web_sys::BroadcastChannel::new(CHANNEL).ok();
+    if let Some(channel) = &channel {
+        let on_change = on_change.clone();
+        let handler =
+            Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+                match ev.data().as_string().and_then(|json| serde_json::from_str(&json).ok()) {
+                    Some(Message::Session(session)) => on_change(session),
+                    Some(Message::Hello) => on_hello(),
+                    None => {}
+                }
+            });
+        channel.set_onmessage(Some(handler.as_ref().unchecked_ref()));
+        handler.forget();
+    }
+    on_window("storage", move |ev| {
+        let key = ev.dyn_ref::<web_sys::StorageEvent>().and_then(web_sys::StorageEvent::key);
+        // `None`: storage was cleared as a whole.
+        match (mode, key.as_deref()) {
+            (TokenStorage::LocalStorage, None | Some(STORAGE_KEY)) => on_change(super::storage::load()),
+            // Cookie mode: storage has no token to adopt, but its removal is a logout.
+            (TokenStorage::Cookie, None | Some(ROTATED_AT_KEY)) if super::storage::rotated_at().is_none() => {
+                on_change(None);
+            }
+            _ => {}
+        }
+    });
+    let wake = on_wake.clone();
+    on_window("focus", move |_| wake(false));
+    let wake = on_wake.clone();
+    on_window("online", move |_| wake(true));
+    let document = window().document().expect("a document");
+    let visible = document.clone();
+    let handler = Closure::<dyn Fn(web_sys::Event)>::new(move |_| {
+        if visible.visibility_state() == web_sys::VisibilityState::Visible {
+            on_wake(false);
+        }
+    });
+    let _ = document.add_event_listener_with_callback("visibilitychange", handler.as_ref().unchecked_ref());
+    handler.forget();
+    Announcer(channel)
+}
+
+fn on_window(event: &str, f: impl Fn(web_sys::Event) + 'static) {
+    let handler = Closure::<dyn Fn(web_sys::Event)>::new(f);
+    let _ = window().add_event_listener_with_callback(event, handler.as_ref().unchecked_ref());
+    handler.forget();
+}
+
+/// Held while this tab refreshes; dropping it lets the next tab in.
+pub enum RefreshLock {
+    /// Resolving the promise the Web Lock waits on releases it.
+    WebLock(Function),
+    Lease(String),
+    /// Neither could be had in time: refresh anyway rather than never.
+    None,
+}
+
+impl Drop for RefreshLock {
+    fn drop(&mut self) {
+        match self {
+            Self::WebLock(release) => {
+                let _ = release.call0(&JsValue::NULL);
+            }
+            Self::Lease(me) => {
+                if read_lease().is_some_and(|l| l.owner == *me) {
+                    LocalStorage::delete(LEASE_KEY);
+                }
+            }
+            Self::None => {}
+        }
+    }
+}
+
+/// Waits until no other tab of this browser is refreshing.
+pub async fn refresh_lock() -> RefreshLock {
+    let navigator = window().navigator();
+    match Reflect::get(&navigator, &"locks".into()) {
+        Ok(locks) if !locks.is_undefined() => web_lock(&locks).await.unwrap_or(RefreshLock::None),
+        _ => lease().await,
+    }
+}
+
+async fn web_lock(locks: &JsValue) -> Option<RefreshLock> {
+    let request: Function = Reflect::get(locks, &"request".into()).ok()?.dyn_into().ok()?;
+    let (granted, on_grant) = futures::channel::oneshot::channel::<Function>();
+    // The lock is held until the promise this callback returns settles.
+    let callback = Closure::once_into_js(move |_lock: JsValue| -> Promise {
+        let mut granted = Some(granted);
+        Promise::new(&mut |resolve, _reject| {
+            if let Some(granted) = granted.take() {
+                let _ = granted.send(resolve);
+            }
+        })
+    });
+    request.call2(locks, &JsValue::from_str(LOCK_NAME), &callback).ok()?;
+    on_grant.await.ok().map(RefreshLock::WebLock)
+}
+
+#[derive(Serialize, Deserialize)]
+struct Lease {
+    owner: String,
+    until_ms: f64,
+}
+
+fn read_lease() -> Option<Lease> {
+    LocalStorage::get(LEASE_KEY).ok()
+}
+
+/// Where Web Locks are missing: a lease in localStorage. Write, wait a moment, and check
+/// that ours survived: two tabs writing at once both see the one that landed last.
+async fn lease() -> RefreshLock {
+    let me = format!("{}", js_sys::Math::random());
+    let give_up_at = js_sys::Date::now() + LEASE_MS;
+    while js_sys::Date::now() < give_up_at {
+        let now = js_sys::Date::now();
+        if read_lease().is_none_or(|l| l.until_ms < now) {
+            let _ = LocalStorage::set(LEASE_KEY, Lease { owner: me.clone(), until_ms: now + LEASE_MS });
+            gloo_timers::future::TimeoutFuture::new(50).await;
+            if read_lease().is_some_and(|l| l.owner == me) {
+                return RefreshLock::Lease(me);
+            }
+        }
+        gloo_timers::future::TimeoutFuture::new(200).await;
+    }
+    RefreshLock::None
+}

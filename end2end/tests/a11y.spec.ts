@@ -1,0 +1,76 @@
+// Every page is scanned with axe-core (no serious or critical violation), and the main pages
+// are photographed at phone and desktop widths: the pictures are attached to the test
+// results (end2end/test-results/<test>/<page>-<width>.png) for a person to look at.
+import AxeBuilder from "@axe-core/playwright";
+import type { Page, TestInfo } from "@playwright/test";
+import { expect, test } from "./fixtures";
+import { ADMIN } from "../playwright.config";
+import { LoginPage } from "./pages/app";
+
+const WIDTHS = [
+  { name: "phone", width: 390, height: 844 },
+  { name: "desktop", width: 1280, height: 800 },
+];
+
+async function expectAccessible(page: Page, what: string) {
+  const results = await new AxeBuilder({ page }).analyze();
+  const serious = results.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  expect(serious, `${what}: serious or critical accessibility violations`).toEqual([]);
+}
+
+async function photograph(page: Page, testInfo: TestInfo, what: string) {
+  for (const size of WIDTHS) {
+    await page.setViewportSize({ width: size.width, height: size.height });
+    // Written to the test's output folder (kept after the run), and listed in its report.
+    const path = testInfo.outputPath(`${what}-${size.name}.png`);
+    await page.screenshot({ path, fullPage: true });
+    await testInfo.attach(`${what}-${size.name}.png`, { path, contentType: "image/png" });
+  }
+}
+
+/** Opens `path` and waits for `heading`, so the page is rendered and hydrated. */
+async function visit(page: Page, path: string, heading: string) {
+  await page.goto(path);
+  await expect(page.getByRole("heading", { name: heading, exact: true })).toBeVisible();
+}
+
+test("the pages anyone can open are accessible", async ({ page }, testInfo) => {
+  await visit(page, "/", "Welcome");
+  await expectAccessible(page, "home");
+  await visit(page, "/register", "Create an account");
+  await expectAccessible(page, "register");
+  await visit(page, "/no-such-page", "Page not found");
+  await expectAccessible(page, "not found");
+  await visit(page, "/login", "Log in");
+  // With an error shown, too.
+  await new LoginPage(page).login("user1", "not-the-password");
+  await expect(page.getByRole("alert")).not.toBeEmpty();
+  await expectAccessible(page, "login with an error");
+  await photograph(page, testInfo, "login");
+});
+
+test("the signed-in pages are accessible, the admin's included", async ({ page }, testInfo) => {
+  const login = new LoginPage(page);
+  await login.goto();
+  await login.login(ADMIN.username, ADMIN.password);
+  await expect(page).toHaveURL("/profile"); // signed in before navigating away
+  for (const [path, heading, name] of [
+    ["/profile", "Your profile", "profile"],
+    ["/security", "Where you're signed in", "security"],
+    ["/admin", "Users", "admin"],
+  ]) {
+    await visit(page, path, heading);
+    await expectAccessible(page, name);
+    await photograph(page, testInfo, name);
+  }
+});
+
+test("the Unauthorized page is accessible", async ({ page }) => {
+  const login = new LoginPage(page);
+  await login.goto("/admin");
+  await login.login("user2", "password2");
+  await expect(page.getByRole("heading", { name: "Not allowed" })).toBeVisible();
+  await expectAccessible(page, "unauthorized");
+});
