@@ -46,6 +46,16 @@ test("logout in one tab shows the login page in the other within 2 s and leaves 
   await expect.poll(() => heldTokens(second)).toBeNull();
 });
 
+test("login in one tab signs in the other, which leaves the login page", async ({ context }) => {
+  const first = await context.newPage();
+  await first.goto("/profile");
+  await expect(first).toHaveURL(/\/login\?next=%2Fprofile$/);
+  const second = await context.newPage();
+  await signIn(second);
+  await expect(first).toHaveURL("/profile", { timeout: 2_000 });
+  await new ProfilePage(first).expectShows("user1", "Sam", "Smith", "sam@example.com");
+});
+
 test.describe("with 5-second access tokens", () => {
   test.use(shortLived);
 

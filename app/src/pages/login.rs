@@ -2,6 +2,7 @@ use crate::auth::{safe_next, use_auth};
 use crate::components::{Submission, TextField};
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
 #[component]
@@ -13,6 +14,15 @@ pub fn LoginPage() -> impl IntoView {
     let username = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let show_password = RwSignal::new(false);
+
+    // Signed in by another tab (or already signed in): nothing to do here, go on.
+    let go_on = navigate.clone();
+    Effect::new(move |_| {
+        if auth.is_signed_in() && !form.pending() {
+            let next = safe_next(query.read_untracked().get("next").as_deref());
+            go_on(&next, NavigateOptions { replace: true, ..Default::default() });
+        }
+    });
 
     let on_submit = move |ev| {
         let next = safe_next(query.read_untracked().get("next").as_deref());
