@@ -84,6 +84,35 @@ test.describe("with 5-second access tokens", () => {
     await profileStillWorks(second);
   });
 
+  test("without Web Locks and BroadcastChannel, the storage lease and storage events do the same", async ({ context, mode }) => {
+    // Cookie mode needs the channel to pass the in-memory access token between tabs; every
+    // browser it supports has one.
+    test.skip(mode !== "localstorage", "the fallbacks are for localStorage mode");
+    await context.addInitScript(() => {
+      Object.defineProperty(Navigator.prototype, "locks", { get: () => undefined, configurable: true });
+      delete (window as any).BroadcastChannel;
+    });
+    const answers = refreshAnswers(context);
+    const first = await context.newPage();
+    await signIn(first);
+    expect(await first.evaluate(() => "BroadcastChannel" in window || navigator.locks !== undefined)).toBe(false);
+    const second = await context.newPage();
+    await second.goto("/profile");
+    await new ProfilePage(second).expectShows("user1", "Sam", "Smith", "sam@example.com");
+
+    const seen = new Set<string>();
+    const deadline = Date.now() + 11_500; // two lifetimes and a little
+    while (Date.now() < deadline) {
+      seen.add((await heldTokens(first))!.refresh);
+      await first.waitForTimeout(200);
+    }
+    expect(seen.size - 1).toBeGreaterThanOrEqual(2);
+    expect(answers).toEqual(Array(seen.size - 1).fill(200));
+
+    await new Header(first).logout();
+    await expect(second).toHaveURL(/\/login/, { timeout: 2_000 });
+  });
+
   test("a tab whose timer slept past the access lifetime refreshes when it becomes visible", async ({ page }) => {
     const answers = refreshAnswers(page.context());
     await page.clock.install();
