@@ -228,15 +228,21 @@ async fn cookie_mode(
             );
             return ApiError::new(ErrorCode::PermissionDenied, "Cross-site request refused.").into_response();
         }
-    } else if req.method() == axum::http::Method::GET
-        && !path.starts_with("/api/")
-        && !path.starts_with("/pkg/")
-        && let Some(token) = cookie_value(req.headers())
+        return next.run(req).await;
+    }
+    if req.method() != axum::http::Method::GET || path.starts_with("/api/") || path.starts_with("/pkg/") {
+        return next.run(req).await;
+    }
+    if let Some(token) = cookie_value(req.headers())
         && let Ok(user) = state.auth.session_user(&token).await
     {
         req.extensions_mut().insert(SsrUser(user));
     }
-    next.run(req).await
+    // A page may now be rendered for one user: no shared cache may keep it.
+    let mut res = next.run(req).await;
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    res.headers_mut().insert(header::VARY, HeaderValue::from_static("Cookie"));
+    res
 }
 
 /// Picks up keys rotated by the CLI or another instance.

@@ -699,17 +699,16 @@ async fn cookie_mode_keeps_the_refresh_token_in_an_httponly_cookie_behind_a_csrf
     assert_eq!(body["tokens"]["refresh"], "", "the body never carries the refresh token");
     assert_eq!(app.profile(body["tokens"]["access"].as_str().unwrap()).await.0, StatusCode::OK);
 
-    // The server renders the page for the cookie's user.
-    let page = app
+    // The server renders the page for the cookie's user, and no shared cache may keep it.
+    let res = app
         .http
         .get(format!("{}/profile", app.base))
         .header("cookie", format!("__Host-leptos_auth_refresh={first}"))
         .send()
         .await
-        .unwrap()
-        .text()
-        .await
         .unwrap();
+    assert_eq!(res.headers()["cache-control"], "private, no-store");
+    let page = res.text().await.unwrap();
     assert!(page.contains(">user1<"), "the header shows user1 before any script runs");
     let anonymous = app.http.get(format!("{}/profile", app.base)).send().await.unwrap().text().await.unwrap();
     assert!(!anonymous.contains(">user1<"));

@@ -148,13 +148,23 @@ async fn web_lock(locks: &JsValue) -> Option<RefreshLock> {
     let callback = Closure::once_into_js(move |_lock: JsValue| -> Promise {
         let mut granted = Some(granted);
         Promise::new(&mut |resolve, _reject| {
-            if let Some(granted) = granted.take() {
-                let _ = granted.send(resolve);
+            if let Some(granted) = granted.take()
+                && let Err(resolve) = granted.send(resolve)
+            {
+                // Nobody waits any more (gave up below): let the next tab in at once.
+                let _ = resolve.call0(&JsValue::NULL);
             }
         })
     });
     request.call2(locks, &JsValue::from_str(LOCK_NAME), &callback).ok()?;
-    on_grant.await.ok().map(RefreshLock::WebLock)
+    // A tab that holds the lock but was frozen by the browser must not stall this one for
+    // ever: after as long as a lease lasts, refresh without it (the grace window absorbs a
+    // rare double).
+    let give_up = gloo_timers::future::TimeoutFuture::new(LEASE_MS as u32);
+    match futures::future::select(on_grant, give_up).await {
+        futures::future::Either::Left((Ok(release), _)) => Some(RefreshLock::WebLock(release)),
+        _ => None,
+    }
 }
 
 #[derive(Serialize, Deserialize)]

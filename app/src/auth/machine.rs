@@ -22,6 +22,9 @@ pub enum Command {
     Refresh(u64),
     /// The server refused the session: show the login page, coming back here afterwards.
     ToLogin,
+    /// End this session on the server (best effort): a renewal that arrived after the
+    /// browser had signed out. Empty in cookie mode: the server takes the cookie's token.
+    Revoke(String),
 }
 
 /// A line the UI shows about the session.
@@ -158,6 +161,13 @@ impl Machine {
         if !self.known || stored == self.session {
             return vec![];
         }
+        if let (Some(theirs), Some(ours)) = (&stored, &self.session)
+            && theirs.user_id == ours.user_id
+            && (theirs.access.is_empty() || theirs.received_at_ms < ours.received_at_ms)
+        {
+            // Older news of this very session (or a tab that has no token yet): keep ours.
+            return vec![];
+        }
         match stored {
             Some(session) => self.adopt(session, now_ms),
             None => {
@@ -181,8 +191,9 @@ impl Machine {
         if !session.refresh_is_due(now_ms) {
             return vec![Command::Schedule(session.refresh_delay_ms(now_ms))];
         }
-        if !force && self.retry_at_ms.is_some_and(|at| now_ms < at) {
-            return vec![];
+        if !force && let Some(at) = self.retry_at_ms.filter(|at| now_ms < *at) {
+            // Backing off; a timer that fired a little early is re-armed for the rest.
+            return vec![Command::Schedule((at - now_ms).ceil() as u32)];
         }
         self.start()
     }
@@ -259,12 +270,31 @@ impl Machine {
         let sent_access = self.sent_access.take();
         let Some(ours) = self.session.clone() else { return vec![] };
         match outcome {
-            Outcome::Renewed(pair) => {
-                self.reset();
-                let renewed = ours.renewed(pair, now_ms);
-                self.session = Some(renewed.clone());
-                vec![Command::Persist(renewed.clone()), Command::Schedule(renewed.refresh_delay_ms(now_ms))]
-            }
+            Outcome::Renewed(pair) => match stored {
+                // Another tab logged out while the answer was on its way: storing the
+                // renewal would sign every tab back in. Stay out, and end what it renewed.
+                None => {
+                    self.reset();
+                    self.session = None;
+                    self.notice = Some(Notice::SignedOutElsewhere);
+                    vec![Command::Cancel, Command::Revoke(pair.refresh)]
+                }
+                // Another tab logged in meanwhile (as someone else, or anew): theirs wins.
+                Some(theirs)
+                    if Some(&theirs.access) != sent_access.as_ref() && theirs.access != pair.access =>
+                {
+                    self.adopt(theirs, now_ms)
+                }
+                _ => {
+                    self.reset();
+                    let renewed = ours.renewed(pair, now_ms);
+                    self.session = Some(renewed.clone());
+                    vec![
+                        Command::Persist(renewed.clone()),
+                        Command::Schedule(renewed.refresh_delay_ms(now_ms)),
+                    ]
+                }
+            },
             Outcome::Refused => match stored {
                 // Another tab (without the lock: an old browser) rotated the same token first.
                 Some(newer) if Some(&newer.access) != sent_access.as_ref() => self.adopt(newer, now_ms),
@@ -445,13 +475,13 @@ mod tests {
             assert_eq!(m.notice(), Some(Notice::Offline));
             assert!(m.session().is_some(), "never signed out");
             // Focus during the back-off does not hammer the server…
-            assert_eq!(m.wake(now + 100.0, false), vec![]);
+            assert_eq!(m.wake(now + 100.0, false), vec![Command::Schedule(delay - 100)]);
             now += f64::from(delay);
         }
         assert_eq!(delays, vec![2_000, 5_000, 15_000, 15_000]);
         // …but coming back online retries at once.
         assert_eq!(m.wake(now - 1_000.0, true), vec![Command::Refresh(5)]);
-        m.refreshed(5, Outcome::Renewed(pair("r2")), None, now);
+        m.refreshed(5, Outcome::Renewed(pair("r2")), Some(session("r1", 0.0)), now);
         assert_eq!(m.notice(), None, "the notice goes once a refresh succeeds");
     }
 
@@ -462,7 +492,11 @@ mod tests {
         let cmds = m.refreshed(1, Outcome::Throttled { retry_after_secs: 42 }, None, 4.0 * MIN);
         assert_eq!(cmds, vec![Command::Schedule(42_000)]);
         assert_eq!(m.notice().unwrap().text(), "Too many attempts. Trying again in 42 s.");
-        assert_eq!(m.wake(4.0 * MIN + 41_000.0, false), vec![]);
+        assert_eq!(
+            m.wake(4.0 * MIN + 41_000.0, false),
+            vec![Command::Schedule(1_000)],
+            "early timer re-armed"
+        );
         assert_eq!(m.wake(4.0 * MIN + 42_000.0, false), vec![Command::Refresh(2)]);
     }
 
@@ -494,6 +528,38 @@ mod tests {
         // A login elsewhere signs this tab in.
         assert_eq!(m.elsewhere(Some(session("r3", 3.0 * MIN)), 3.0 * MIN), vec![Command::Schedule(240_000)]);
         assert_eq!(m.notice(), None);
+    }
+
+    #[test]
+    fn a_renewal_that_arrives_after_a_logout_elsewhere_is_not_stored_but_revoked() {
+        let mut m = signed_in_at(0.0);
+        m.wake(4.0 * MIN, false);
+        m.before_send(1, Some(session("r1", 0.0)), 4.0 * MIN);
+        // Storage was cleared by the other tab's logout before its message arrived here.
+        let cmds = m.refreshed(1, Outcome::Renewed(pair("r2")), None, 4.0 * MIN);
+        assert_eq!(cmds, vec![Command::Cancel, Command::Revoke("r2".into())]);
+        assert_eq!(m.session(), None);
+        assert_eq!(m.notice(), Some(Notice::SignedOutElsewhere));
+    }
+
+    #[test]
+    fn a_renewal_that_arrives_after_a_new_login_elsewhere_yields_to_it() {
+        let mut m = signed_in_at(0.0);
+        m.wake(4.0 * MIN, false);
+        m.before_send(1, Some(session("r1", 0.0)), 4.0 * MIN);
+        let newer = session("user2-login", 4.0 * MIN);
+        let cmds = m.refreshed(1, Outcome::Renewed(pair("r2")), Some(newer.clone()), 4.0 * MIN);
+        assert_eq!(cmds, vec![Command::Schedule(240_000)]);
+        assert_eq!(m.session(), Some(&newer));
+    }
+
+    #[test]
+    fn older_news_of_the_same_session_is_ignored() {
+        let mut m = signed_in_at(MIN);
+        assert_eq!(m.elsewhere(Some(session("r0", 0.0)), MIN), vec![], "older");
+        let placeholder = StoredSession { access: String::new(), ..session("", 2.0 * MIN) };
+        assert_eq!(m.elsewhere(Some(placeholder), 2.0 * MIN), vec![], "no token yet");
+        assert_eq!(m.session().unwrap().refresh, "r1");
     }
 
     #[test]

@@ -34,8 +34,10 @@ use std::future::Future;
 use std::rc::Rc;
 
 /// A refresh that hangs (a half-open connection) counts as a network error after this long,
-/// and lets the other tabs have the lock.
-const REFRESH_TIMEOUT_MS: u32 = 15_000;
+/// and lets the other tabs have the lock. With the first retry 2 s later, the retry reaches
+/// the server inside its default 10 s grace window, so a rotation whose answer was lost
+/// gets the same pair again instead of looking like a replay.
+const REFRESH_TIMEOUT_MS: u32 = 5_000;
 /// Cookie mode: how long a tab that got the refresh lock after another tab rotated waits for
 /// that tab's news (which carries the access token) before rotating itself.
 const NEWS_WAIT_MS: f64 = 500.0;
@@ -223,7 +225,8 @@ impl AuthContext {
             self.mode,
             move |stored| self.step(|m| m.elsewhere(stored, now_ms())),
             move || {
-                if let Some(session) = self.session() {
+                // A tab that has no access token yet has nothing to give.
+                if let Some(session) = self.session().filter(|s| !s.access.is_empty()) {
                     self.announce(Some(&session));
                 }
             },
@@ -265,11 +268,14 @@ impl AuthContext {
             }
             None => return Err(ApiError::not_authenticated()),
         };
-        let result = with_timeout(functions::refresh(sent.clone())).await;
+        let sent_at = now_ms();
+        let result = with_timeout(functions::refresh(sent)).await;
         let error = result.as_ref().err().cloned();
+        // What the browser holds now (a logout or login elsewhere may have come first).
         let stored = match self.mode {
             TokenStorage::LocalStorage => storage::load(),
-            TokenStorage::Cookie => None,
+            TokenStorage::Cookie if storage::signed_out_since(sent_at) => None,
+            TokenStorage::Cookie => self.session(),
         };
         self.step(|m| m.refreshed(n, Outcome::of(result), stored, now_ms()));
         drop(lock);
@@ -366,6 +372,11 @@ impl AuthContext {
                         let _ = flight.await;
                     });
                 }
+                Command::Revoke(token) => spawn_local(async move {
+                    if let Err(e) = functions::logout(token).await {
+                        leptos::logging::warn!("could not end a session renewed after logout: {e}");
+                    }
+                }),
                 Command::ToLogin => {
                     let here = window()
                         .location()

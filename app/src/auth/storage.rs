@@ -12,6 +12,9 @@ use gloo_storage::{LocalStorage, Storage};
 
 pub const STORAGE_KEY: &str = "leptos_auth.session";
 pub const ROTATED_AT_KEY: &str = "leptos_auth.rotated_at";
+/// When this browser last signed out: a refresh answer that arrives later must not sign it
+/// back in (cookie mode has no stored session to tell by).
+const SIGNED_OUT_AT_KEY: &str = "leptos_auth.signed_out_at";
 
 /// The stored session (localStorage mode only).
 pub fn load() -> Option<StoredSession> {
@@ -37,4 +40,10 @@ pub fn rotated_at() -> Option<f64> {
 pub fn clear() {
     LocalStorage::delete(STORAGE_KEY);
     LocalStorage::delete(ROTATED_AT_KEY);
+    let _ = LocalStorage::set(SIGNED_OUT_AT_KEY, js_sys::Date::now());
+}
+
+/// True if this browser signed out at or after `since_ms`.
+pub fn signed_out_since(since_ms: f64) -> bool {
+    LocalStorage::get::<f64>(SIGNED_OUT_AT_KEY).is_ok_and(|at| at >= since_ms)
 }
