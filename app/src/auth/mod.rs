@@ -182,8 +182,7 @@ impl AuthContext {
     /// one request, and other tabs wait for it (see [`machine::Machine::before_send`]).
     pub async fn refresh(self) -> Result<String, ApiError> {
         self.step(Machine::refresh_now);
-        let flight = self.read_runtime(|r| r.flight.as_ref().map(|(_, f)| f.clone())).flatten();
-        match flight {
+        match self.flight() {
             Some(flight) => flight.await,
             None => Err(ApiError::not_authenticated()),
         }
@@ -246,10 +245,9 @@ impl AuthContext {
     /// The access token, after the refresh in flight (or one started now, back-off or not).
     async fn refresh_or_wait(self) -> Result<String, ApiError> {
         self.step(|m| m.wake(now_ms(), true));
-        let flight = self.read_runtime(|r| r.flight.as_ref().map(|(_, f)| f.clone())).flatten();
-        match flight {
+        match self.flight() {
             Some(flight) => flight.await,
-            None => self.session().map(|s| s.access).ok_or_else(ApiError::not_authenticated),
+            None => self.access(),
         }
     }
 
@@ -264,7 +262,7 @@ impl AuthContext {
                 self.run(commands);
                 drop(lock);
                 self.end_flight(n);
-                return self.session().map(|s| s.access).ok_or_else(ApiError::not_authenticated);
+                return self.access();
             }
             None => return Err(ApiError::not_authenticated()),
         };
@@ -280,10 +278,9 @@ impl AuthContext {
         self.step(|m| m.refreshed(n, Outcome::of(result), stored, now_ms()));
         drop(lock);
         self.end_flight(n);
-        match (self.session(), error) {
-            (_, Some(e)) => Err(e),
-            (Some(s), None) => Ok(s.access),
-            (None, None) => Err(ApiError::not_authenticated()),
+        match error {
+            Some(e) => Err(e),
+            None => self.access(),
         }
     }
 
@@ -397,6 +394,16 @@ impl AuthContext {
                 announcer.announce(session);
             }
         });
+    }
+
+    /// The refresh in flight, if any.
+    fn flight(self) -> Option<RefreshFuture> {
+        self.read_runtime(|r| r.flight.as_ref().map(|(_, f)| f.clone())).flatten()
+    }
+
+    /// The access token this tab holds now.
+    fn access(self) -> Result<String, ApiError> {
+        self.session().map(|s| s.access).ok_or_else(ApiError::not_authenticated)
     }
 
     fn session(self) -> Option<StoredSession> {

@@ -50,9 +50,10 @@ pub fn Header() -> impl IntoView {
 #[component]
 fn SessionNotice() -> impl IntoView {
     let auth = use_auth();
+    let transient = move || auth.notice().filter(|n| n.is_transient());
     view! {
-        <p class="notice" role="status" hidden=move || !auth.notice().is_some_and(|n| n.is_transient())>
-            {move || auth.notice().filter(|n| n.is_transient()).map(|n| n.text())}
+        <p class="notice" role="status" hidden=move || transient().is_none()>
+            {move || transient().map(|n| n.text())}
         </p>
     }
 }

@@ -14,18 +14,18 @@ pub fn LoginPage() -> impl IntoView {
     let username = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let show_password = RwSignal::new(false);
+    let next = move || safe_next(query.read_untracked().get("next").as_deref());
 
     // Signed in by another tab (or already signed in): nothing to do here, go on.
     let go_on = navigate.clone();
     Effect::new(move |_| {
         if auth.is_signed_in() && !form.pending() {
-            let next = safe_next(query.read_untracked().get("next").as_deref());
-            go_on(&next, NavigateOptions { replace: true, ..Default::default() });
+            go_on(&next(), NavigateOptions { replace: true, ..Default::default() });
         }
     });
 
     let on_submit = move |ev| {
-        let next = safe_next(query.read_untracked().get("next").as_deref());
+        let next = next();
         let navigate = navigate.clone();
         form.submit(ev, move || async move {
             auth.login(username.get_untracked(), password.get_untracked()).await?;

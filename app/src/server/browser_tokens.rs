@@ -53,8 +53,8 @@ pub fn presented(argument: String) -> String {
 
 /// In cookie mode, removes the cookie (logout, or a refresh the server refused).
 pub fn forget_on_refusal<T>(result: Result<T, ApiError>) -> Result<T, ApiError> {
-    if mode() == TokenStorage::Cookie && result.as_ref().is_err_and(ApiError::is_auth_failure) {
-        set_cookie("", 0);
+    if result.as_ref().is_err_and(ApiError::is_auth_failure) {
+        forget();
     }
     result
 }

@@ -589,9 +589,7 @@ impl AuthService {
     /// An access token of a live session whose user is an admin right now.
     async fn require_admin(&self, access_token: &str) -> Result<Claims, ApiError> {
         let claims = self.authenticate_live(access_token).await?;
-        if store::user_role(&self.0.db, &claims.user_id).await?.as_deref().map(Role::parse)
-            != Some(Role::Admin)
-        {
+        if store::user_brief(&self.0.db, &claims.user_id).await?.map(|(_, role)| role) != Some(Role::Admin) {
             tracing::warn!(security_event = "permission_denied", user_id = %claims.user_id, "admin call by a non-admin");
             return Err(ApiError::new(ErrorCode::PermissionDenied, "You don't have permission to do that."));
         }

@@ -360,16 +360,6 @@ pub async fn update_profile(
     Ok(())
 }
 
-/// The user's role, if the user exists.
-pub async fn user_role(db: &AnyPool, user_id: &str) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query("SELECT role FROM users WHERE id = $1")
-        .bind(user_id)
-        .fetch_optional(db)
-        .await?
-        .map(|row| row.try_get("role"))
-        .transpose()
-}
-
 /// Username and role of a user, if the user exists.
 pub async fn user_brief(db: &AnyPool, user_id: &str) -> Result<Option<(String, Role)>, sqlx::Error> {
     sqlx::query("SELECT username, role FROM users WHERE id = $1")
