@@ -6,7 +6,7 @@ import { defineConfig } from "@playwright/test";
 // rotation and multi-tab specs.
 // scripts/test picks free ports and the server binary; these defaults are for a manual run
 // from end2end/ after `cargo leptos build`.
-const ports = (process.env.E2E_PORTS ?? "3100,3101,3102,3103").split(",").map(Number);
+const ports = (process.env.E2E_PORTS ?? "3100,3101,3102,3103,3104").split(",").map(Number);
 const serverBin = process.env.E2E_SERVER_BIN ?? "target/debug/server";
 const url = (p: number) => `http://127.0.0.1:${p}`;
 
@@ -43,6 +43,8 @@ function server(addrPort: number, extraEnv: Record<string, string>) {
 }
 
 const SHORT = { ACCESS_TOKEN_LIFETIME: "5", REFRESH_GRACE_PERIOD: "2s" };
+/** 5-second tokens and no grace window at all: any second use of a refresh token is a reuse. */
+const NO_GRACE = { ACCESS_TOKEN_LIFETIME: "5", REFRESH_GRACE_PERIOD: "0" };
 
 const chromium = {
   browserName: "chromium" as const,
@@ -61,7 +63,7 @@ const chromium = {
   },
 };
 
-export default defineConfig<{ mode: string; shortLivedURL: string }>({
+export default defineConfig<{ mode: string; shortLivedURL: string; noGraceURL: string }>({
   testDir: "./tests",
   timeout: 60_000,
   expect: { timeout: 10_000 },
@@ -78,13 +80,14 @@ export default defineConfig<{ mode: string; shortLivedURL: string }>({
     screenshot: "only-on-failure",
   },
   projects: [
-    { name: "localstorage", use: { ...chromium, baseURL: url(ports[0]), shortLivedURL: url(ports[1]), mode: "localstorage" } },
-    { name: "cookie", use: { ...chromium, baseURL: url(ports[2]), shortLivedURL: url(ports[3]), mode: "cookie" } },
+    { name: "localstorage", use: { ...chromium, baseURL: url(ports[0]), shortLivedURL: url(ports[1]), noGraceURL: url(ports[4]), mode: "localstorage" } },
+    { name: "cookie", use: { ...chromium, baseURL: url(ports[2]), shortLivedURL: url(ports[3]), noGraceURL: url(ports[4]), mode: "cookie" } },
   ],
   webServer: [
     server(ports[0], {}),
     server(ports[1], SHORT),
     server(ports[2], { TOKEN_STORAGE: "cookie" }),
     server(ports[3], { ...SHORT, TOKEN_STORAGE: "cookie" }),
+    server(ports[4], NO_GRACE),
   ],
 });

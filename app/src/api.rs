@@ -26,6 +26,10 @@ pub struct SessionUser {
     /// For the UI only (which links to show); the server checks the role on every call.
     #[serde(default)]
     pub role: Role,
+    /// Names the session (not the user) without revealing its id: the tabs of one session
+    /// share their tokens only with a tab that shows the same tag.
+    #[serde(default)]
+    pub session_tag: String,
 }
 
 /// What the `login` server function returns: the contract's pair plus who signed in.
@@ -295,9 +299,15 @@ impl leptos::server_fn::error::FromServerFnError for ApiError {
 
     fn from_server_fn_error(value: leptos::server_fn::error::ServerFnErrorErr) -> Self {
         use leptos::server_fn::error::ServerFnErrorErr as E;
+        // The same failure means opposite things on the two sides: on the server a request
+        // that could not be read is the caller's mistake, in the browser it is the network's.
+        let in_browser = cfg!(target_arch = "wasm32");
         match value {
             E::Args(msg) | E::MissingArg(msg) => {
                 Self::new(ErrorCode::InvalidBody, format!("Invalid request: {msg}"))
+            }
+            E::Request(_) | E::Deserialization(_) if !in_browser => {
+                Self::new(ErrorCode::InvalidBody, "The request could not be read.")
             }
             E::Request(_) => Self::network("The server could not be reached."),
             E::Deserialization(_) | E::Response(_) => {

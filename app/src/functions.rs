@@ -6,34 +6,34 @@
 //!
 //! Every call goes through [`CsrfClient`], the browser's fetch plus the CSRF header; login,
 //! refresh and logout hand the refresh token over as the server's `TOKEN_STORAGE` says (see
-//! `server::browser_tokens`).
+//! `server::token_delivery`).
 
 use crate::api::{ApiError, Profile, SessionInfo, SignIn, TokenPair, UserSummary};
 use leptos::prelude::*;
 
 #[server(client = CsrfClient, prefix = "/rpc", endpoint = "login")]
 pub async fn login(username: String, password: String) -> Result<SignIn, ApiError> {
-    use crate::server::{AuthService, ClientMeta, browser_tokens};
+    use crate::server::{AuthService, ClientMeta, token_delivery};
     let auth = AuthService::from_context()?;
     let sign_in = auth.login(&username, password, ClientMeta::from_context()).await?;
-    Ok(browser_tokens::deliver_sign_in(&auth, sign_in))
+    Ok(token_delivery::deliver_sign_in(&auth, sign_in))
 }
 
 #[server(client = CsrfClient, prefix = "/rpc", endpoint = "refresh")]
 pub async fn refresh(refresh: String) -> Result<TokenPair, ApiError> {
-    use crate::server::{AuthService, ClientMeta, browser_tokens};
+    use crate::server::{AuthService, ClientMeta, token_delivery};
     let auth = AuthService::from_context()?;
-    let token = browser_tokens::presented(refresh);
-    let pair = browser_tokens::forget_on_refusal(auth.refresh(&token, ClientMeta::from_context()).await)?;
-    Ok(browser_tokens::deliver(&auth, pair))
+    let token = token_delivery::presented(refresh);
+    let pair = token_delivery::forget_on_refusal(auth.refresh(&token, ClientMeta::from_context()).await)?;
+    Ok(token_delivery::deliver(&auth, pair))
 }
 
 #[server(client = CsrfClient, prefix = "/rpc", endpoint = "logout")]
 pub async fn logout(refresh: String) -> Result<(), ApiError> {
-    use crate::server::{AuthService, ClientMeta, browser_tokens};
-    let token = browser_tokens::presented(refresh);
+    use crate::server::{AuthService, ClientMeta, token_delivery};
+    let token = token_delivery::presented(refresh);
     // The cookie goes whatever the server thinks of the token: the user asked to log out.
-    browser_tokens::forget();
+    token_delivery::forget();
     AuthService::from_context()?.logout(&token, ClientMeta::from_context()).await
 }
 

@@ -84,7 +84,7 @@ pub fn check_email(email: &str) -> Result<(), ApiError> {
     if email.is_empty() || email.chars().count() > EMAIL_MAX_CHARS {
         return bad();
     }
-    if email.chars().any(char::is_whitespace) {
+    if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return bad();
     }
     match email.split_once('@') {
@@ -112,7 +112,22 @@ pub fn check_name(field: &str, label: &str, value: &str) -> Result<(), ApiError>
             format!("Use at most {NAME_MAX_CHARS} characters for your {label}."),
         ));
     }
+    // Control characters (NUL above all, which PostgreSQL cannot store) are never part of
+    // a name: refuse them here rather than fail in the database.
+    if value.chars().any(char::is_control) {
+        return Err(ApiError::invalid(field, format!("Use only printable characters in your {label}.")));
+    }
     Ok(())
+}
+
+/// Session ids are 32 lower-case hex digits (see `server::tokens::new_jti`); anything else
+/// names no session and is refused before it reaches the database.
+pub fn check_session_id(id: &str) -> Result<(), ApiError> {
+    if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid("session_id", "That is not a session id."))
+    }
 }
 
 /// Every rule for a new account, in the order the form shows the fields.
@@ -189,5 +204,19 @@ mod tests {
     fn names() {
         assert!(check_name("first_name", "first name", "Sam").is_ok());
         assert!(check_name("first_name", "first name", "   ").is_err());
+        assert_eq!(field_of(check_name("last_name", "last name", "Sm\0ith")), Some("last_name".into()));
+        assert!(check_name("first_name", "first name", "Sam\u{7}").is_err());
+    }
+
+    #[test]
+    fn control_characters_are_refused_in_every_text_field() {
+        assert_eq!(field_of(check_email("sam\0@example.com")), Some("email".into()));
+        assert_eq!(field_of(check_username("user\u{0}1")), Some("username".into()));
+        assert_eq!(
+            field_of(check_session_id("0123456789abcdef0123456789abcde\0")),
+            Some("session_id".into())
+        );
+        assert!(check_session_id("0123456789abcdef0123456789abcdef").is_ok());
+        assert!(check_session_id("not-a-session").is_err());
     }
 }

@@ -54,3 +54,24 @@ test("cookie mode refuses server function calls without the CSRF header or from 
   const rest = await page.request.post("/api/token/", { data: { username: "user2", password: "password2" } });
   expect(Object.keys(await rest.json())).toEqual(["access", "refresh", "expires_in"]);
 });
+
+test("a tab hands its tokens only to a new tab that shows its session's tag", async ({ page, mode }) => {
+  test.skip(mode !== "cookie", "only cookie mode hands tokens to new tabs (localStorage holds them)");
+  // A second tab of the same session: it got its access token from this one, not by a refresh.
+  const second = await page.context().newPage();
+  await second.goto("/profile");
+  await new ProfilePage(second).expectShows("user1", "Sam", "Smith", "sam@example.com");
+  // A script on the origin asks both tabs over their channel, without the session's tag.
+  const heard = await second.evaluate(async () => {
+    const channel = new BroadcastChannel("leptos_auth");
+    const heard: string[] = [];
+    channel.onmessage = (ev) => heard.push(String(ev.data));
+    for (const tag of [undefined, "", "0123456789abcdef0123456789abcdef"]) {
+      channel.postMessage(tag === undefined ? '"Hello"' : JSON.stringify({ Hello: { session_tag: tag } }));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    channel.close();
+    return heard;
+  });
+  expect(heard.filter((message) => JWT.test(message)), "no tab answered with a token").toEqual([]);
+});

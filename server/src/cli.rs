@@ -1,4 +1,5 @@
-//! The command line: serve (the default, optionally with demo users) and create-user.
+//! The command line: `serve` (the default, optionally with the demo users), and the admin
+//! commands `create-user`, `disable-user`, `enable-user`, `rotate-key` and `audit`.
 
 use crate::config::Config;
 use crate::startup::{Application, auth_service};

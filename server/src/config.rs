@@ -83,6 +83,11 @@ pub struct Config {
     #[arg(long, env = "LOGIN_LOCK_BASE", default_value = "1s", value_parser = parse_duration)]
     pub login_lock_base: Duration,
 
+    /// Usernames whose failed-login counts are kept at most (failures of names that don't
+    /// exist are counted too, so the table must be bounded); the oldest unlocked go first.
+    #[arg(long, env = "LOGIN_THROTTLE_MAX_ROWS", default_value_t = 100_000)]
+    pub login_throttle_max_rows: u64,
+
     /// Comma-separated origins (https://app.example.com) allowed to call the API from a
     /// browser. Empty: same-origin only.
     #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
@@ -95,6 +100,16 @@ pub struct Config {
     /// Comma-separated addresses allowed to read /metrics (others get 404).
     #[arg(long, env = "METRICS_ALLOW_FROM", value_delimiter = ',', default_value = "127.0.0.1,::1")]
     pub metrics_allow_from: Vec<std::net::IpAddr>,
+
+    /// When set, /metrics also requires `Authorization: Bearer <token>`: behind a reverse
+    /// proxy on the same host every request comes from an allowed address. Set it by
+    /// environment, not on the command line.
+    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<Secret>,
+
+    /// Where the built site is (the WASM, JS and CSS under `pkg/`); cargo-leptos sets it.
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
 
     /// Password hashes computed at once [default: number of CPUs].
     #[arg(long, env = "HASH_CONCURRENCY")]
@@ -146,6 +161,9 @@ impl Config {
         }
         if self.jwt_secret.is_some() && self.jwt_algorithm != app::server::KeyAlgorithm::HS256 {
             return Err("JWT_SECRET is an HS256 key: set JWT_ALGORITHM=HS256 to use it".into());
+        }
+        if self.metrics_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
+            return Err("METRICS_TOKEN must be at least 16 characters".into());
         }
         if self.hash_concurrency == Some(0) {
             return Err("HASH_CONCURRENCY must be at least 1".into());

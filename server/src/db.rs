@@ -11,6 +11,9 @@ use sqlx::any::AnyPoolOptions;
 pub async fn connect(url: &str) -> anyhow::Result<Pools> {
     sqlx::any::install_default_drivers();
     let sqlite = url.starts_with("sqlite:");
+    if sqlite {
+        prepare_sqlite_file(url)?;
+    }
     let read = pool(url, sqlite, if sqlite { 4 } else { 16 }).await?;
     MIGRATOR.run(&read).await.context("applying database migrations")?;
     let write = if sqlite { pool(url, sqlite, 1).await? } else { read.clone() };
@@ -44,6 +47,60 @@ async fn pool(url: &str, sqlite: bool, max_connections: u32) -> anyhow::Result<A
         .connect(url)
         .await
         .with_context(|| format!("connecting to the database at {}", redact(url)))
+}
+
+/// The SQLite file holds the private signing keys, so it and its `-wal` and `-shm`
+/// companions are owner-only (0600) wherever they are: created so when missing (with their
+/// folder, 0700, as the default data folder is), and made so when they exist. A folder
+/// others can read is worth a warning: it shows at least which files exist.
+fn prepare_sqlite_file(url: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let options: sqlx::sqlite::SqliteConnectOptions =
+        url.parse().with_context(|| format!("reading the database URL {}", redact(url)))?;
+    let path = options.get_filename();
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return Ok(());
+    }
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    create_private_folder(folder)?;
+    if let Ok(meta) = std::fs::metadata(folder)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        tracing::warn!(
+            folder = %folder.display(),
+            mode = format!("{:o}", meta.permissions().mode() & 0o777),
+            "the database folder is readable by other users; consider chmod 700"
+        );
+    }
+    // An empty file is a valid empty database; creating it here (rather than letting
+    // SQLite do it with the umask's permissions) is what makes it owner-only from birth.
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating the database file {}", path.display()))?;
+    for suffix in ["", "-wal", "-shm"] {
+        let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+        if file.exists() {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("making {} owner-only", file.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Creates `folder` (and its parents) owner-only (0700) if it doesn't exist yet.
+pub fn create_private_folder(folder: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if !folder.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(folder)
+            .with_context(|| format!("creating the folder {}", folder.display()))?;
+    }
+    Ok(())
 }
 
 /// The URL without its password, for error messages.

@@ -1,8 +1,11 @@
-//! Security headers. Static ones go on every response; the Content-Security-Policy is per
-//! page, because it names the nonce Leptos puts on its hydration scripts (no
-//! `unsafe-inline` script, ever).
+//! Response headers: security headers (static ones on every response; the
+//! Content-Security-Policy per page, because it names the nonce Leptos puts on its hydration
+//! scripts: no `unsafe-inline` script, ever), and the caching of the built site files.
 
+use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
 use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -16,6 +19,21 @@ pub fn static_layers() -> [SetResponseHeaderLayer<HeaderValue>; 4] {
         (HeaderName::from_static("cross-origin-opener-policy"), "same-origin"),
     ]
     .map(|(name, value)| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)))
+}
+
+/// The built WASM, JS and CSS under `/pkg/`: the same URL may be sent brotli, gzip or plain
+/// depending on `Accept-Encoding`, so caches must key on it (`Vary`); and the file names
+/// carry no content hash, so a browser must revalidate (`no-cache`, answered 304 while
+/// unchanged) rather than mix files of two builds after a deploy.
+pub async fn site_files(req: Request, next: Next) -> Response {
+    let is_site_file = req.uri().path().starts_with("/pkg/");
+    let mut res = next.run(req).await;
+    if is_site_file && res.status().is_success() {
+        let headers = res.headers_mut();
+        headers.append(header::VARY, HeaderValue::from_static("accept-encoding"));
+        headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-cache"));
+    }
+    res
 }
 
 /// The policy for one HTML page. `dev_reload` is the live-reload websocket of

@@ -6,9 +6,13 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod headers;
+mod health;
 pub mod metrics;
 pub mod rest;
+mod rpc;
 pub mod startup;
+pub mod state;
+mod tasks;
 
 pub use config::Config;
 pub use startup::Application;

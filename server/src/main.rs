@@ -38,6 +38,7 @@ async fn main() -> ExitCode {
 /// (up to 32 MiB), so later hash buffers come from per-thread heaps and stay resident:
 /// hundreds of MB after a few thousand logins on a busy blocking pool. Pinning the
 /// threshold keeps every hash buffer an mmap that is returned to the kernel at once.
+#[allow(unsafe_code)]
 fn keep_large_allocations_out_of_the_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt is thread-safe and only sets an allocator parameter; any value is

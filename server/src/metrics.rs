@@ -2,9 +2,10 @@
 //! (recorded by the middleware here) and the auth counters that `app::server` records
 //! through the `metrics` facade (logins, refreshes, reuse detections, rate limiting).
 
+use crate::config::{Config, Secret};
 use app::server::AuthService;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -55,19 +56,56 @@ pub async fn track(req: Request, next: Next) -> Response {
     res
 }
 
-/// Who may scrape: by default only this machine (a Prometheus agent beside the server).
+/// Who may scrape: by default only this machine (a Prometheus agent beside the server),
+/// and, when a token is configured, only with that token.
 #[derive(Clone)]
-pub struct Scrapers(pub Arc<Vec<IpAddr>>);
+pub struct Scrapers(Arc<(Vec<IpAddr>, Option<Secret>)>);
+
+impl Scrapers {
+    pub fn new(config: &Config) -> Self {
+        let allowed = config.metrics_allow_from.iter().map(IpAddr::to_canonical).collect();
+        Self(Arc::new((allowed, config.metrics_token.clone())))
+    }
+
+    fn allows(&self, peer: IpAddr, headers: &HeaderMap) -> Result<(), StatusCode> {
+        let (allowed, token) = &*self.0;
+        if !allowed.contains(&peer.to_canonical()) {
+            return Err(StatusCode::NOT_FOUND);
+        }
+        let Some(token) = token else { return Ok(()) };
+        let sent = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if constant_time_eq(sent.as_bytes(), token.expose().as_bytes()) {
+            Ok(())
+        } else {
+            Err(StatusCode::UNAUTHORIZED)
+        }
+    }
+}
+
+/// Compares without an early exit, so the time taken says nothing about how much matched.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
 
 /// The metrics in Prometheus' text format; 404 to anyone not allowed to scrape, so the
-/// endpoint isn't even visible from outside.
+/// endpoint isn't even visible from outside, and 401 without the token when one is set.
 pub async fn serve(
     State(auth): State<AuthService>,
     axum::Extension(scrapers): axum::Extension<Scrapers>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
 ) -> Response {
-    if !scrapers.0.contains(&peer.ip().to_canonical()) {
-        return StatusCode::NOT_FOUND.into_response();
+    if let Err(status) = scrapers.allows(peer.ip(), &headers) {
+        let mut res = status.into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Bearer realm="metrics""#));
+        }
+        return res;
     }
     match auth.active_sessions().await {
         Ok(n) => metrics::gauge!("auth_active_sessions").set(n as f64),

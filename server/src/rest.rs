@@ -1,7 +1,8 @@
-//! The REST contract of ../shared/CONTRACT.md: thin axum handlers over `AuthService`,
-//! answering each path with and without its trailing slash.
+//! The REST API (docs/api.md; its simplejwt-shaped core is the team's shared contract):
+//! thin axum handlers over `AuthService`, answering each path with and without its
+//! trailing slash.
 
-use crate::startup::AppState;
+use crate::state::AppState;
 use app::api::{ApiError, ErrorCode, NewAccount, PasswordChange, Profile, SessionInfo, TokenPair};
 use app::server::{AuthService, ClientMeta};
 use axum::extract::rejection::JsonRejection;
@@ -71,8 +72,9 @@ pub fn router() -> Router<AppState> {
 #[openapi(
     info(
         title = "Leptos Auth API",
-        description = "JWT login with rotating refresh tokens; simplejwt-compatible (../shared/CONTRACT.md). \
-                       Every path is also answered without its trailing slash."
+        description = "JWT login with rotating refresh tokens, compatible with djangorestframework-simplejwt. \
+                       Every path is also answered without its trailing slash. The full reference (tokens, \
+                       errors, limits, the browser app's server functions) is docs/api.md in the repository."
     ),
     paths(token, refresh, verify, blacklist, profile, register, list_sessions, revoke_session,
           logout_everywhere, change_password, jwks),

@@ -16,7 +16,7 @@ use wasm_bindgen::prelude::*;
 const CHANNEL: &str = "leptos_auth";
 const LOCK_NAME: &str = "leptos_auth.refresh";
 const LEASE_KEY: &str = "leptos_auth.refresh_lease";
-/// Longer than a refresh may take (it times out after 15 s), so a lease is never stolen from
+/// Longer than a refresh may take (it times out after 5 s), so a lease is never stolen from
 /// a live holder; short enough that a closed tab's lease does not stall the others for long.
 const LEASE_MS: f64 = 20_000.0;
 
@@ -25,8 +25,13 @@ const LEASE_MS: f64 = 20_000.0;
 enum Message {
     /// The sender's session changed to this (`None`: signed out).
     Session(Option<StoredSession>),
-    /// A tab just opened: whoever has a session, say so (cookie mode: it has no token yet).
-    Hello,
+    /// A tab just opened in cookie mode (it has no token yet) and shows its session's tag:
+    /// a tab of that very session answers with its tokens; no other tab answers.
+    Hello { session_tag: String },
+    /// The sender is about to release the refresh lock, and this is its session now (sent
+    /// at `at_ms`): the next holder takes it from here rather than from localStorage, which
+    /// Chromium may deliver to other tabs a moment late.
+    Handover { session: Option<StoredSession>, at_ms: f64 },
 }
 
 /// Tells the other tabs of this browser what this one has.
@@ -37,8 +42,18 @@ impl Announcer {
         self.post(&Message::Session(session.cloned()));
     }
 
-    pub fn hello(&self) {
-        self.post(&Message::Hello);
+    pub fn hello(&self, session_tag: &str) {
+        self.post(&Message::Hello { session_tag: session_tag.to_owned() });
+    }
+
+    /// Says what this tab holds as it releases the refresh lock (see [`Message::Handover`]).
+    pub fn hand_over(&self, session: Option<&StoredSession>) {
+        self.post(&Message::Handover { session: session.cloned(), at_ms: js_sys::Date::now() });
+    }
+
+    /// True when the other tabs can be told things directly (BroadcastChannel exists).
+    pub fn has_channel(&self) -> bool {
+        self.0.is_some()
     }
 
     fn post(&self, message: &Message) {
@@ -50,15 +65,28 @@ impl Announcer {
     }
 }
 
-/// Calls `on_change` with what another tab has (`None`: it signed out), `on_hello` when a new
-/// tab asks, and `on_wake(force)` whenever this tab may have slept: visible again, focused,
-/// or back online (`force`: skip the back-off). The listeners live as long as the page.
-pub fn listen(
-    mode: TokenStorage,
-    on_change: impl Fn(Option<StoredSession>) + Clone + 'static,
-    on_hello: impl Fn() + 'static,
-    on_wake: impl Fn(bool) + Clone + 'static,
-) -> Announcer {
+/// What a tab hears from the others and from the browser.
+pub struct Listeners<C, H, O, W> {
+    /// Another tab has this session now (`None`: it signed out).
+    pub on_change: C,
+    /// A new tab of the session with this tag asks for its tokens.
+    pub on_hello: H,
+    /// Another tab released the refresh lock holding this session, at this time.
+    pub on_handover: O,
+    /// This tab may have slept: visible again, focused, or back online (`true`: skip the
+    /// back-off).
+    pub on_wake: W,
+}
+
+/// Installs the listeners for as long as the page lives.
+pub fn listen<C, H, O, W>(mode: TokenStorage, listeners: Listeners<C, H, O, W>) -> Announcer
+where
+    C: Fn(Option<StoredSession>) + Clone + 'static,
+    H: Fn(String) + 'static,
+    O: Fn(Option<StoredSession>, f64) + 'static,
+    W: Fn(bool) + Clone + 'static,
+{
+    let Listeners { on_change, on_hello, on_handover, on_wake } = listeners;
     let channel = web_sys::BroadcastChannel::new(CHANNEL).ok();
     if let Some(channel) = &channel {
         let on_change = on_change.clone();
@@ -66,7 +94,8 @@ pub fn listen(
             Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
                 match ev.data().as_string().and_then(|json| serde_json::from_str(&json).ok()) {
                     Some(Message::Session(session)) => on_change(session),
-                    Some(Message::Hello) => on_hello(),
+                    Some(Message::Hello { session_tag }) => on_hello(session_tag),
+                    Some(Message::Handover { session, at_ms }) => on_handover(session, at_ms),
                     None => {}
                 }
             });
@@ -132,37 +161,72 @@ impl Drop for RefreshLock {
     }
 }
 
+/// The refresh lock, once this tab has it.
+pub struct Held {
+    lock: RefreshLock,
+    /// Another tab held it when this one asked: that tab's news (its hand-over) is what
+    /// this one must go by.
+    pub contended: bool,
+}
+
+impl Held {
+    /// Lets the next tab in (dropping it does the same).
+    pub fn release(self) {
+        drop(self.lock);
+    }
+}
+
 /// Waits until no other tab of this browser is refreshing.
-pub async fn refresh_lock() -> RefreshLock {
+pub async fn refresh_lock() -> Held {
     let navigator = window().navigator();
     match Reflect::get(&navigator, &"locks".into()) {
-        Ok(locks) if !locks.is_undefined() => web_lock(&locks).await.unwrap_or(RefreshLock::None),
+        Ok(locks) if !locks.is_undefined() => {
+            web_lock(&locks).await.unwrap_or(Held { lock: RefreshLock::None, contended: true })
+        }
         _ => lease().await,
     }
 }
 
-async fn web_lock(locks: &JsValue) -> Option<RefreshLock> {
+async fn web_lock(locks: &JsValue) -> Option<Held> {
+    // First without waiting: most of the time nobody else holds it, and then there is no
+    // hand-over to wait for.
+    if let Some(release) = request_web_lock(locks, true).await? {
+        return Some(Held { lock: RefreshLock::WebLock(release), contended: false });
+    }
+    let release = request_web_lock(locks, false).await??;
+    Some(Held { lock: RefreshLock::WebLock(release), contended: true })
+}
+
+/// Asks for the Web Lock. `Some(Some(release))` once granted; `Some(None)` when
+/// `if_available` and another tab holds it; `None` when the API failed or, waiting, it was
+/// not granted in time: a tab that holds the lock but was frozen by the browser must not
+/// stall this one for ever (the grace window absorbs a rare double refresh).
+async fn request_web_lock(locks: &JsValue, if_available: bool) -> Option<Option<Function>> {
     let request: Function = Reflect::get(locks, &"request".into()).ok()?.dyn_into().ok()?;
-    let (granted, on_grant) = futures::channel::oneshot::channel::<Function>();
-    // The lock is held until the promise this callback returns settles.
-    let callback = Closure::once_into_js(move |_lock: JsValue| -> Promise {
+    let (granted, on_grant) = futures::channel::oneshot::channel::<Option<Function>>();
+    // The lock is held until the promise this callback returns settles; with `ifAvailable`
+    // the callback gets `null` at once when the lock is taken.
+    let callback = Closure::once_into_js(move |lock: JsValue| -> Promise {
+        if lock.is_null() {
+            let _ = granted.send(None);
+            return Promise::resolve(&JsValue::UNDEFINED);
+        }
         let mut granted = Some(granted);
         Promise::new(&mut |resolve, _reject| {
             if let Some(granted) = granted.take()
-                && let Err(resolve) = granted.send(resolve)
+                && let Err(Some(resolve)) = granted.send(Some(resolve))
             {
                 // Nobody waits any more (gave up below): let the next tab in at once.
                 let _ = resolve.call0(&JsValue::NULL);
             }
         })
     });
-    request.call2(locks, &JsValue::from_str(LOCK_NAME), &callback).ok()?;
-    // A tab that holds the lock but was frozen by the browser must not stall this one for
-    // ever: after as long as a lease lasts, refresh without it (the grace window absorbs a
-    // rare double).
+    let options = js_sys::Object::new();
+    Reflect::set(&options, &"ifAvailable".into(), &JsValue::from_bool(if_available)).ok()?;
+    request.call3(locks, &JsValue::from_str(LOCK_NAME), &options, &callback).ok()?;
     let give_up = gloo_timers::future::TimeoutFuture::new(LEASE_MS as u32);
     match futures::future::select(on_grant, give_up).await {
-        futures::future::Either::Left((Ok(release), _)) => Some(RefreshLock::WebLock(release)),
+        futures::future::Either::Left((Ok(granted), _)) => Some(granted),
         _ => None,
     }
 }
@@ -179,19 +243,21 @@ fn read_lease() -> Option<Lease> {
 
 /// Where Web Locks are missing: a lease in localStorage. Write, wait a moment, and check
 /// that ours survived: two tabs writing at once both see the one that landed last.
-async fn lease() -> RefreshLock {
+async fn lease() -> Held {
     let me = format!("{}", js_sys::Math::random());
     let give_up_at = js_sys::Date::now() + LEASE_MS;
+    let mut contended = false;
     while js_sys::Date::now() < give_up_at {
         let now = js_sys::Date::now();
         if read_lease().is_none_or(|l| l.until_ms < now) {
             let _ = LocalStorage::set(LEASE_KEY, Lease { owner: me.clone(), until_ms: now + LEASE_MS });
             gloo_timers::future::TimeoutFuture::new(50).await;
             if read_lease().is_some_and(|l| l.owner == me) {
-                return RefreshLock::Lease(me);
+                return Held { lock: RefreshLock::Lease(me), contended };
             }
         }
+        contended = true;
         gloo_timers::future::TimeoutFuture::new(200).await;
     }
-    RefreshLock::None
+    Held { lock: RefreshLock::None, contended: true }
 }

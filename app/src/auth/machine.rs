@@ -353,6 +353,7 @@ mod tests {
                     user_id: "u1".into(),
                     username: "user1".into(),
                     role: Default::default(),
+                    session_tag: "t1".into(),
                 },
             },
             at,

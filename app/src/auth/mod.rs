@@ -41,6 +41,10 @@ const REFRESH_TIMEOUT_MS: u32 = 5_000;
 /// Cookie mode: how long a tab that got the refresh lock after another tab rotated waits for
 /// that tab's news (which carries the access token) before rotating itself.
 const NEWS_WAIT_MS: f64 = 500.0;
+/// How long a tab that waited for the refresh lock waits for the previous holder's
+/// hand-over. It is sent before the lock is released, so it is normally there within
+/// milliseconds; only a holder that closed mid-refresh sends none.
+const HANDOVER_WAIT_MS: f64 = 1_000.0;
 
 /// What the server tells the browser with the page: the mode, and in cookie mode who is
 /// signed in (the server read the cookie).
@@ -53,7 +57,7 @@ struct Boot {
 impl Boot {
     #[cfg(feature = "ssr")]
     fn from_request() -> Self {
-        use crate::server::browser_tokens::{SsrUser, mode};
+        use crate::server::token_delivery::{SsrUser, mode};
         let user = use_context::<axum::http::request::Parts>()
             .and_then(|parts| parts.extensions.get::<SsrUser>().map(|u| u.0.clone()));
         Self { mode: mode(), user }
@@ -97,6 +101,9 @@ struct Runtime {
     flight: Option<(u64, RefreshFuture)>,
     navigate: Rc<dyn Fn(&str)>,
     announcer: Option<browser::Announcer>,
+    /// The newest hand-over another tab made as it released the refresh lock: when, and the
+    /// session it held.
+    handover: Option<(f64, Option<StoredSession>)>,
 }
 
 #[derive(Clone, Copy)]
@@ -122,6 +129,7 @@ pub fn AuthProvider(children: Children) -> impl IntoView {
             flight: None,
             navigate: Rc::new(move |to: &str| navigate(to, Default::default())),
             announcer: None,
+            handover: None,
         })
     });
     let auth = AuthContext {
@@ -222,19 +230,35 @@ impl AuthContext {
         };
         let announcer = browser::listen(
             self.mode,
-            move |stored| self.step(|m| m.elsewhere(stored, now_ms())),
-            move || {
-                // A tab that has no access token yet has nothing to give.
-                if let Some(session) = self.session().filter(|s| !s.access.is_empty()) {
-                    self.announce(Some(&session));
-                }
+            browser::Listeners {
+                on_change: move |stored| self.step(|m| m.elsewhere(stored, now_ms())),
+                on_hello: move |tag: String| {
+                    // Only to a tab of this very session (a tab of another, or a script that
+                    // can't show the tag, gets nothing); a tab with no access token yet has
+                    // nothing to give.
+                    if let Some(session) = self
+                        .session()
+                        .filter(|s| !s.access.is_empty() && !s.session_tag.is_empty() && s.session_tag == tag)
+                    {
+                        self.announce(Some(&session));
+                    }
+                },
+                on_handover: move |session, at_ms| {
+                    self.update_runtime(|r| {
+                        if r.handover.as_ref().is_none_or(|(newest, _)| at_ms >= *newest) {
+                            r.handover = Some((at_ms, session));
+                        }
+                    });
+                },
+                on_wake: move |force| self.step(|m| m.wake(now_ms(), force)),
             },
-            move |force| self.step(|m| m.wake(now_ms(), force)),
         );
         let stored = match self.mode {
             TokenStorage::LocalStorage => storage::load(),
             TokenStorage::Cookie => {
-                announcer.hello();
+                if let Some(user) = &user {
+                    announcer.hello(&user.session_tag);
+                }
                 user.map(StoredSession::known_user)
             }
         };
@@ -252,19 +276,32 @@ impl AuthContext {
     }
 
     /// Flight `n`: waits for the lock shared by all tabs, then refreshes unless another tab
-    /// already did. The lock is held until the result is stored, so the next tab sees it.
+    /// already did. The lock is held until the result is stored and handed over, so the next
+    /// tab starts from it.
     async fn fly(self, n: u64) -> Result<String, ApiError> {
-        let lock = browser::refresh_lock().await;
-        let newest = self.newest().await;
+        let asked_at = now_ms();
+        let held = browser::refresh_lock().await;
+        let newest = match held.contended {
+            true => self.handed_over_since(asked_at).await,
+            false => None,
+        };
+        let newest = match newest {
+            Some(handed_over) => handed_over,
+            None => self.newest().await,
+        };
         let sent = match self.decide(|m| m.before_send(n, newest, now_ms())) {
             Some(BeforeSend::Send(token)) => token,
             Some(BeforeSend::Skip(commands)) => {
                 self.run(commands);
-                drop(lock);
+                self.hand_over();
+                held.release();
                 self.end_flight(n);
                 return self.access();
             }
-            None => return Err(ApiError::not_authenticated()),
+            None => {
+                self.hand_over();
+                return Err(ApiError::not_authenticated());
+            }
         };
         let sent_at = now_ms();
         let result = with_timeout(functions::refresh(sent)).await;
@@ -276,11 +313,47 @@ impl AuthContext {
             TokenStorage::Cookie => self.session(),
         };
         self.step(|m| m.refreshed(n, Outcome::of(result), stored, now_ms()));
-        drop(lock);
+        self.hand_over();
+        held.release();
         self.end_flight(n);
         match error {
             Some(e) => Err(e),
             None => self.access(),
+        }
+    }
+
+    /// Tells the next holder of the refresh lock what this tab holds now (before releasing
+    /// it: messages from one tab arrive in order, so the next holder has seen this tab's
+    /// news too by the time the hand-over reaches it).
+    fn hand_over(self) {
+        let session = self.session();
+        self.read_runtime(|r| {
+            if let Some(announcer) = &r.announcer {
+                announcer.hand_over(session.as_ref());
+            }
+        });
+    }
+
+    /// The session the previous holder of the refresh lock handed over, for a tab that had
+    /// to wait for the lock since `asked_at`. localStorage can't be trusted right then:
+    /// Chromium delivers one tab's writes to the others a moment later, and the token read
+    /// from it may be the one the previous holder has just rotated (a reuse, which ends the
+    /// session when the grace window is off). `None` when there is no channel, or no
+    /// hand-over came (its sender closed mid-refresh).
+    async fn handed_over_since(self, asked_at: f64) -> Option<Option<StoredSession>> {
+        if !self.read_runtime(|r| r.announcer.as_ref().is_some_and(browser::Announcer::has_channel))? {
+            return None;
+        }
+        let give_up_at = now_ms() + HANDOVER_WAIT_MS;
+        loop {
+            let handed = self.read_runtime(|r| r.handover.clone()).flatten();
+            if let Some((_, session)) = handed.filter(|(at_ms, _)| *at_ms >= asked_at) {
+                return Some(session);
+            }
+            if now_ms() >= give_up_at {
+                return None;
+            }
+            gloo_timers::future::TimeoutFuture::new(10).await;
         }
     }
 

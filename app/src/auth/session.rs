@@ -34,6 +34,9 @@ pub struct StoredSession {
     /// Sessions stored before roles existed have none: they show no admin link.
     #[serde(default)]
     pub role: Role,
+    /// See `SessionUser::session_tag`.
+    #[serde(default)]
+    pub session_tag: String,
 }
 
 /// The signed-in user as the UI sees it.
@@ -56,6 +59,7 @@ impl StoredSession {
             user_id: user.user_id,
             username: user.username,
             role: user.role,
+            session_tag: user.session_tag,
         }
     }
 
@@ -70,6 +74,7 @@ impl StoredSession {
             user_id: user.user_id,
             username: user.username,
             role: user.role,
+            session_tag: user.session_tag,
         }
     }
 
@@ -157,6 +162,7 @@ mod tests {
                     user_id: "u1".into(),
                     username: "user1".into(),
                     role: Default::default(),
+                    session_tag: "t1".into(),
                 },
             },
             at,

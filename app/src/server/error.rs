@@ -1,7 +1,7 @@
 //! Turning server-side failures into [`ApiError`]s: causes go to the log, never to the
 //! client; statuses come from [`crate::api::ErrorCode::status`].
 
-use crate::api::ApiError;
+use crate::api::{ApiError, ErrorCode};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -21,12 +21,26 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let retry_after = self.retry_after;
+        let challenge = bearer_challenge(self.code);
         let mut res = (status, axum::Json(self)).into_response();
         res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if let Some(secs) = retry_after {
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
+        if let Some(challenge) = challenge {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        }
         res
+    }
+}
+
+/// RFC 6750 §3: every 401 names the scheme that would work, and says `invalid_token` when a
+/// token was sent and refused (no error code when none was sent, §3.1).
+fn bearer_challenge(code: ErrorCode) -> Option<&'static str> {
+    match code {
+        ErrorCode::TokenNotValid => Some(r#"Bearer realm="api", error="invalid_token""#),
+        ErrorCode::NotAuthenticated | ErrorCode::NoActiveAccount => Some(r#"Bearer realm="api""#),
+        _ => None,
     }
 }
 

@@ -228,7 +228,7 @@ mod tests {
     #[test]
     fn jwks_publishes_only_public_halves() {
         let k = KeyMaterial::generate(KeyAlgorithm::EdDSA, 0).unwrap();
-        let ring = KeyRing::new(KeyAlgorithm::EdDSA, &[k.clone()], 0, 0).unwrap();
+        let ring = KeyRing::new(KeyAlgorithm::EdDSA, std::slice::from_ref(&k), 0, 0).unwrap();
         let jwk = &ring.jwks()["keys"][0];
         assert_eq!(jwk["kty"], "OKP");
         assert_eq!(jwk["crv"], "Ed25519");

@@ -19,6 +19,10 @@ pub struct LimitSettings {
     pub trusted_proxies: Vec<IpAddr>,
     /// The first lock after repeated failed logins, in seconds; each further failure doubles it.
     pub login_lock_base_secs: u64,
+    /// At most this many usernames' failure counts are kept (failures are counted for
+    /// names that don't exist too, so anyone can add rows); pruning drops the oldest,
+    /// unlocked ones first.
+    pub throttle_max_rows: u64,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -70,6 +74,10 @@ impl RateLimits {
         }
     }
 
+    pub fn throttle_max_rows(&self) -> u64 {
+        self.settings.throttle_max_rows
+    }
+
     /// The lock after the `failures`-th consecutive failed password attempt, if any.
     pub fn lock_for(&self, failures: u32) -> Option<u64> {
         lock_after(failures, self.settings.login_lock_base_secs)
@@ -77,16 +85,20 @@ impl RateLimits {
 
     /// The client's address: the socket peer, unless that peer is a trusted proxy, in which
     /// case the nearest address in `X-Forwarded-For` that is not itself a trusted proxy.
+    ///
+    /// Every address is canonicalised first: on a dual-stack listener an IPv4 client arrives
+    /// as `::ffff:a.b.c.d`, which would otherwise share one IPv6 /64 bucket with every other
+    /// IPv4 client, and never match a trusted proxy written as IPv4.
     pub fn client_ip(&self, peer: Option<IpAddr>, forwarded_for: Option<&str>) -> Option<IpAddr> {
-        let peer = peer?;
-        let trusted = &self.settings.trusted_proxies;
-        if !trusted.contains(&peer) {
+        let peer = peer?.to_canonical();
+        let trusted = |ip: &IpAddr| self.settings.trusted_proxies.iter().any(|t| t.to_canonical() == *ip);
+        if !trusted(&peer) {
             return Some(peer);
         }
         let hops = forwarded_for.unwrap_or_default().split(',').rev();
         for hop in hops {
-            match hop.trim().parse::<IpAddr>() {
-                Ok(ip) if trusted.contains(&ip) => continue,
+            match hop.trim().parse::<IpAddr>().map(|ip| ip.to_canonical()) {
+                Ok(ip) if trusted(&ip) => continue,
                 Ok(ip) => return Some(ip),
                 Err(_) => break,
             }
@@ -175,6 +187,7 @@ mod tests {
             refresh_per_minute: 1,
             trusted_proxies: vec![proxy],
             login_lock_base_secs: 1,
+            throttle_max_rows: 10,
         });
         let client: IpAddr = "203.0.113.7".parse().unwrap();
         let stranger: IpAddr = "198.51.100.1".parse().unwrap();
@@ -186,5 +199,30 @@ mod tests {
         assert_eq!(limits.client_ip(Some(proxy), Some("1.2.3.4, 203.0.113.7")), Some(client));
         assert_eq!(limits.client_ip(Some(proxy), Some("203.0.113.7, 10.0.0.9")), Some(client));
         assert_eq!(limits.client_ip(Some(proxy), None), Some(proxy));
+    }
+
+    #[test]
+    fn ipv4_clients_of_a_dual_stack_listener_count_as_ipv4() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let limits = RateLimits::new(&LimitSettings {
+            login_per_minute: 1,
+            register_per_minute: 1,
+            refresh_per_minute: 1,
+            trusted_proxies: vec![ip("10.0.0.9")],
+            login_lock_base_secs: 1,
+            throttle_max_rows: 10,
+        });
+        let (a, b) = (ip("::ffff:203.0.113.7"), ip("::ffff:198.51.100.1"));
+        assert_eq!(limits.client_ip(Some(a), None), Some(ip("203.0.113.7")));
+        let bucket = |peer| bucket_key(Action::Refresh, limits.client_ip(Some(peer), None).unwrap());
+        assert_ne!(bucket(a), bucket(b), "two IPv4 clients share no bucket");
+        // A proxy written as IPv4 is trusted when it connects over the dual-stack socket, and
+        // the hops it forwards are canonicalised too.
+        let proxy = ip("::ffff:10.0.0.9");
+        assert_eq!(limits.client_ip(Some(proxy), Some("203.0.113.7")), Some(ip("203.0.113.7")));
+        assert_eq!(
+            limits.client_ip(Some(proxy), Some("::ffff:203.0.113.7, ::ffff:10.0.0.9")),
+            Some(ip("203.0.113.7"))
+        );
     }
 }

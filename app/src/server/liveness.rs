@@ -67,11 +67,15 @@ pub struct Liveness {
 impl Liveness {
     pub fn new(db: &AnyPool) -> Self {
         let scheme = db.connect_options().database_url.scheme().to_owned();
+        Self::with_broadcast(scheme.starts_with("postgres"))
+    }
+
+    fn with_broadcast(broadcast: bool) -> Self {
         Self {
             seen_live: Cache::new(CAPACITY),
             feed_up: AtomicBool::new(false),
             generation: AtomicU64::new(0),
-            broadcast: scheme.starts_with("postgres"),
+            broadcast,
         }
     }
 
@@ -92,13 +96,26 @@ impl Liveness {
         {
             return Ok(true);
         }
-        // A revocation that lands while the database is being asked must win over its answer.
         let generation = self.generation.load(Ordering::Acquire);
         let live = super::store::session_is_live(db, session_id, user_id).await?;
-        if live && trusted && self.generation.load(Ordering::Acquire) == generation {
-            self.seen_live.insert(session_id.to_owned(), (user_id.to_owned(), Instant::now()));
+        if live && trusted {
+            self.remember(session_id, user_id, generation, || {});
         }
         Ok(live)
+    }
+
+    /// Remembers a session the database said was live when `generation` was current, unless
+    /// a revocation has been handled since. Insert first, then re-check: a revocation
+    /// handled at any moment after the database answered either sees the entry (and
+    /// removes it) or has moved the generation on (and this removes it). Checking first
+    /// and inserting after would let one slip in between and leave a revoked session
+    /// accepted for up to a minute. `between` is for the test of exactly that moment.
+    fn remember(&self, session_id: &str, user_id: &str, generation: u64, between: impl FnOnce()) {
+        self.seen_live.insert(session_id.to_owned(), (user_id.to_owned(), Instant::now()));
+        between();
+        if self.generation.load(Ordering::Acquire) != generation {
+            self.seen_live.remove(session_id);
+        }
     }
 
     /// Forgets what was revoked, here; and tells the other instances.
@@ -185,7 +202,35 @@ impl Liveness {
 
 #[cfg(test)]
 mod tests {
-    use super::Revocation;
+    use super::*;
+
+    fn remembered(liveness: &Liveness, sid: &str) -> bool {
+        liveness.seen_live.get(sid).is_some()
+    }
+
+    /// The database said "live", then a revocation is handled before, while or after the
+    /// answer is remembered: in every order, the session is not remembered as live.
+    #[test]
+    fn a_revocation_handled_around_a_database_answer_always_wins() {
+        let revoke = |l: &Liveness| l.forget(&Revocation::Session("s1".into()));
+        let liveness = Liveness::with_broadcast(true);
+        let generation = liveness.generation.load(Ordering::Acquire);
+        revoke(&liveness);
+        liveness.remember("s1", "u1", generation, || {});
+        assert!(!remembered(&liveness, "s1"), "revoked before it was remembered");
+
+        let liveness = Liveness::with_broadcast(true);
+        let generation = liveness.generation.load(Ordering::Acquire);
+        liveness.remember("s1", "u1", generation, || revoke(&liveness));
+        assert!(!remembered(&liveness, "s1"), "revoked while it was being remembered");
+
+        let liveness = Liveness::with_broadcast(true);
+        let generation = liveness.generation.load(Ordering::Acquire);
+        liveness.remember("s1", "u1", generation, || {});
+        assert!(remembered(&liveness, "s1"), "no revocation: remembered");
+        revoke(&liveness);
+        assert!(!remembered(&liveness, "s1"), "revoked after it was remembered");
+    }
 
     #[test]
     fn messages_round_trip_and_garbage_is_ignored() {

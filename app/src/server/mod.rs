@@ -5,7 +5,6 @@
 //! the `server` crate and the Leptos server functions in [`crate::functions`] both call it.
 
 pub mod audit;
-pub mod browser_tokens;
 mod error;
 pub mod keys;
 pub mod limits;
@@ -13,7 +12,9 @@ mod liveness;
 pub mod password;
 mod service;
 mod store;
+pub mod token_delivery;
 pub mod tokens;
+mod usernames;
 
 pub use error::{ClientMeta, internal_error};
 pub use keys::KeyAlgorithm;

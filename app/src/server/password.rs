@@ -102,6 +102,7 @@ pub fn check_strength(password: &str, field: &str, user_inputs: &[&str]) -> Resu
 }
 
 /// Nice 10: the scheduler runs request handling first and hashing in what is left.
+#[allow(unsafe_code)]
 fn lower_this_threads_priority() {
     #[cfg(target_os = "linux")]
     // SAFETY: plain syscalls on the calling thread's own id; failure only means the thread

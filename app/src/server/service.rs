@@ -8,6 +8,7 @@ use super::liveness::{Liveness, Revocation};
 use super::password::{self, Passwords};
 use super::store::{self, Attempt, NewSession, NewUser, Rotation, RotationPolicy, TokenRow};
 use super::tokens::{Claims, TokenSettings, TokenType, Tokens, new_jti};
+use super::usernames::{self, checked_username_key, username_key};
 use super::{ClientMeta, now};
 use crate::api::{
     ApiError, ErrorCode, NewAccount, PasswordChange, Profile, ProfileUpdate, Role, SessionInfo, SessionUser,
@@ -92,6 +93,7 @@ impl AuthService {
                 (load_ring(&db, alg, &settings.tokens).await?, Some(alg))
             }
         };
+        store_missing_skeletons(&db, &writer).await?;
         Ok(Self(Arc::new(Inner {
             liveness: Liveness::new(&db),
             last_kid_reload_ms: AtomicI64::new(0),
@@ -192,7 +194,7 @@ impl AuthService {
     ) -> Result<SignIn, ApiError> {
         let client = self.client_ip(&meta);
         self.0.limits.check(&self.0.writer, Action::Login, client).await?;
-        let key = username_key(username);
+        let key = checked_username_key(username)?;
         let now = now();
         let attempt = self.claim_attempt(&key, now).await?;
         let account = store::find_login(&self.0.db, &key).await?;
@@ -251,7 +253,12 @@ impl AuthService {
         self.audit(record).await;
         Ok(SignIn {
             tokens,
-            user: SessionUser { user_id: account.id, username: account.username, role: account.role },
+            user: SessionUser {
+                user_id: account.id,
+                username: account.username,
+                role: account.role,
+                session_tag: session_tag(&sid),
+            },
         })
     }
 
@@ -329,7 +336,7 @@ impl AuthService {
         }
         let (username, role) =
             store::user_brief(&self.0.db, &claims.user_id).await?.ok_or_else(ApiError::token_not_valid)?;
-        Ok(SessionUser { user_id: claims.user_id, username, role })
+        Ok(SessionUser { session_tag: session_tag(&claims.sid), user_id: claims.user_id, username, role })
     }
 
     /// Logout: the refresh token's whole session ends, and with it every token of it.
@@ -409,10 +416,12 @@ impl AuthService {
         check_strength: bool,
     ) -> Result<Profile, ApiError> {
         rules::check_new_account(&form)?;
-        let key = username_key(&form.username);
-        // Cheap early answer that saves an Argon2 run; the UNIQUE constraint below is what
-        // actually guarantees one account per name under concurrency.
-        if store::username_exists(&self.0.db, &key).await? {
+        let key = checked_username_key(&form.username)?;
+        usernames::check_new_username(&key)?;
+        let skeleton = usernames::skeleton(&key);
+        // Cheap early answer that saves an Argon2 run; the UNIQUE constraints below are what
+        // actually guarantee one account per name (and per look-alike) under concurrency.
+        if store::username_taken(&self.0.db, &key, &skeleton).await? {
             return Err(ApiError::username_taken());
         }
         if check_strength {
@@ -427,6 +436,7 @@ impl AuthService {
             id: &id,
             username: &form.username,
             username_key: &key,
+            username_skeleton: &skeleton,
             password_hash: &password_hash,
             email,
             first_name,
@@ -477,6 +487,7 @@ impl AuthService {
         meta: ClientMeta,
     ) -> Result<(), ApiError> {
         let claims = self.authenticate_live(access_token).await?;
+        rules::check_session_id(session_id)?;
         if !store::revoke_session(&self.0.writer, session_id, &claims.user_id, now(), "revoked_by_user")
             .await?
         {
@@ -514,15 +525,19 @@ impl AuthService {
     ) -> Result<(), ApiError> {
         let claims = self.authenticate_live(access_token).await?;
         let username = claims.username.as_deref().unwrap_or_default();
-        // Checking the current password is a password guess like any login: same limits.
+        // Checking the current password is a password guess like any login: same limits,
+        // but counted per account holder, not against the username's login lock. That lock
+        // is what a stranger can trigger, and it must not keep the owner, signed in with the
+        // right current password, from changing the password (the documented way out).
         self.0.limits.check(&self.0.writer, Action::Login, self.client_ip(&meta)).await?;
-        let key = username_key(username);
-        self.claim_attempt(&key, now()).await?;
+        let change_key = password_change_key(&claims.user_id);
+        self.claim_attempt(&change_key, now()).await?;
         let hash = store::password_hash(&self.0.db, &claims.user_id).await?;
         if !self.0.passwords.verify(change.current_password, hash).await? {
             return Err(ApiError::invalid("current_password", "Your current password is not correct."));
         }
-        store::clear_login_failures(&self.0.writer, &key).await?;
+        store::clear_login_failures(&self.0.writer, &change_key).await?;
+        store::clear_login_failures(&self.0.writer, &username_key(username)).await?;
         rules::check_password(&change.new_password, username)
             .map_err(|e| ApiError { field: Some("new_password".into()), ..e })?;
         password::check_strength(&change.new_password, "new_password", &[username])?;
@@ -536,15 +551,17 @@ impl AuthService {
 
     /// Disables or enables an account (admin CLI). Disabling ends all its sessions at once.
     pub async fn set_disabled(&self, username: &str, disabled: bool) -> Result<(), ApiError> {
-        let key = username_key(username);
+        let key = checked_username_key(username)?;
         let Some(user_id) = store::set_disabled(&self.0.writer, &key, disabled, now()).await? else {
             return Err(ApiError::new(ErrorCode::NotFound, format!("There is no user {username:?}.")));
         };
         if disabled {
             self.0.liveness.revoked(&self.0.db, Revocation::User(user_id.clone())).await;
         } else {
-            // Enabling is also how an administrator lifts a failed-login lock.
+            // Enabling is also how an administrator lifts a failed-login lock (and the lock on
+            // password-change attempts, which only the account holder can trigger).
             store::clear_login_failures(&self.0.writer, &key).await?;
+            store::clear_login_failures(&self.0.writer, &password_change_key(&user_id)).await?;
         }
         tracing::info!(%user_id, disabled, "account disabled flag changed");
         let event = if disabled { Event::UserDisabled } else { Event::UserEnabled };
@@ -598,7 +615,7 @@ impl AuthService {
 
     /// The user's most recent audit events, newest first (admin CLI).
     pub async fn audit_log(&self, username: &str, limit: u32) -> Result<Vec<audit::Entry>, ApiError> {
-        store::recent_audit(&self.0.db, &username_key(username), i64::from(limit))
+        store::recent_audit(&self.0.db, &checked_username_key(username)?, i64::from(limit))
             .await?
             .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("There is no user {username:?}.")))
     }
@@ -620,7 +637,7 @@ impl AuthService {
 
     /// Deletes expired and long-revoked sessions and tokens; see `store::prune`.
     pub async fn prune(&self) -> Result<(u64, u64), ApiError> {
-        Ok(store::prune(&self.0.writer, now(), 86_400).await?)
+        Ok(store::prune(&self.0.writer, now(), 86_400, self.0.limits.throttle_max_rows()).await?)
     }
 
     /// Counts a password attempt against the username's lock, or refuses it while locked.
@@ -699,6 +716,19 @@ impl AuthService {
     }
 }
 
+/// The throttle key of a user's password-change attempts (no username contains a colon).
+fn password_change_key(user_id: &str) -> String {
+    format!("password-change:{user_id}")
+}
+
+/// A session's tag for the browser's tabs (see `SessionUser::session_tag`): derived from the
+/// session id, from which it can't be turned back.
+fn session_tag(session_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("leptos-auth tab tag\0{session_id}"));
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The stored keys of `alg` as a ring: an old key verifies as long as a refresh token it
 /// signed can live.
 async fn load_ring(db: &AnyPool, alg: KeyAlgorithm, tokens: &TokenSettings) -> Result<KeyRing, ApiError> {
@@ -707,28 +737,21 @@ async fn load_ring(db: &AnyPool, alg: KeyAlgorithm, tokens: &TokenSettings) -> R
     KeyRing::new(alg, &keys, now(), window).map_err(key_error)
 }
 
+/// Accounts made before look-alike detection get their skeleton at start. Two existing
+/// accounts that look alike both keep working; the second is left without one (and logged).
+async fn store_missing_skeletons(db: &AnyPool, writer: &AnyPool) -> Result<(), ApiError> {
+    for (user_id, key) in store::users_without_skeleton(db).await? {
+        match store::set_skeleton(writer, &user_id, &usernames::skeleton(&key)).await {
+            Ok(()) => {}
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                tracing::warn!(%user_id, "an existing account looks like another one; both are kept");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
 fn key_error(e: String) -> ApiError {
     super::internal_error("signing keys unusable", e)
-}
-
-/// The key a username is looked up and kept unique by: NFKC-normalised and lower-cased,
-/// so `Sam`, `sam` and the full-width `ｓａｍ` are one account and no look-alike twin can
-/// be registered.
-pub fn username_key(username: &str) -> String {
-    use unicode_normalization::UnicodeNormalization;
-    let folded: String = username.nfkc().collect::<String>().to_lowercase();
-    folded.nfkc().collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::username_key;
-
-    #[test]
-    fn username_keys_fold_case_and_compatibility_forms() {
-        assert_eq!(username_key("User1"), "user1");
-        assert_eq!(username_key("ｕｓｅｒ１"), "user1", "full-width twin");
-        assert_eq!(username_key("ﬁona"), "fiona", "ligature twin");
-        assert_ne!(username_key("user1"), username_key("user2"));
-    }
 }

@@ -34,18 +34,38 @@ pub async fn find_login(db: &AnyPool, username_key: &str) -> Result<Option<Login
     .transpose()
 }
 
-pub async fn username_exists(db: &AnyPool, username_key: &str) -> Result<bool, sqlx::Error> {
-    let row = sqlx::query("SELECT 1 FROM users WHERE username_key = $1")
+/// True when the name, or a look-alike of it (same confusable skeleton), is taken.
+pub async fn username_taken(db: &AnyPool, username_key: &str, skeleton: &str) -> Result<bool, sqlx::Error> {
+    let row = sqlx::query("SELECT 1 FROM users WHERE username_key = $1 OR username_skeleton = $2")
         .bind(username_key)
+        .bind(skeleton)
         .fetch_optional(db)
         .await?;
     Ok(row.is_some())
+}
+
+/// Users made before skeletons were stored: (id, username_key).
+pub async fn users_without_skeleton(db: &AnyPool) -> Result<Vec<(String, String)>, sqlx::Error> {
+    let rows = sqlx::query("SELECT id, username_key FROM users WHERE username_skeleton IS NULL")
+        .fetch_all(db)
+        .await?;
+    rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("username_key")?))).collect()
+}
+
+pub async fn set_skeleton(db: &AnyPool, user_id: &str, skeleton: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET username_skeleton = $1 WHERE id = $2")
+        .bind(skeleton)
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(())
 }
 
 pub struct NewUser<'a> {
     pub id: &'a str,
     pub username: &'a str,
     pub username_key: &'a str,
+    pub username_skeleton: &'a str,
     pub password_hash: &'a str,
     pub email: &'a str,
     pub first_name: &'a str,
@@ -58,12 +78,13 @@ pub struct NewUser<'a> {
 pub async fn insert_user(db: &AnyPool, user: &NewUser<'_>) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     sqlx::query(
-        "INSERT INTO users (id, username, username_key, password_hash, created_at, role)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO users (id, username, username_key, username_skeleton, password_hash, created_at, role)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(user.id)
     .bind(user.username)
     .bind(user.username_key)
+    .bind(user.username_skeleton)
     .bind(user.password_hash)
     .bind(user.now)
     .bind(user.role)
@@ -598,7 +619,14 @@ pub async fn set_disabled(
 
 /// Deletes what can never be used again: expired refresh tokens, and sessions that expired
 /// or were revoked more than `keep_revoked_secs` ago (their tokens go with them).
-pub async fn prune(db: &AnyPool, now: u64, keep_revoked_secs: u64) -> Result<(u64, u64), sqlx::Error> {
+/// The login throttle keeps at most `throttle_max_rows` usernames: the locked ones and the
+/// most recent failures first.
+pub async fn prune(
+    db: &AnyPool,
+    now: u64,
+    keep_revoked_secs: u64,
+    throttle_max_rows: u64,
+) -> Result<(u64, u64), sqlx::Error> {
     let now = to_i64(now);
     let mut tx = db.begin().await?;
     let tokens = sqlx::query("DELETE FROM refresh_tokens WHERE expires_at < $1")
@@ -620,6 +648,18 @@ pub async fn prune(db: &AnyPool, now: u64, keep_revoked_secs: u64) -> Result<(u6
         .bind(now - 7 * 86_400)
         .execute(&mut *tx)
         .await?;
+    // `LIMIT huge OFFSET n` is the portable "all rows after the first n".
+    sqlx::query(
+        "DELETE FROM login_throttle WHERE username_key IN (
+           SELECT username_key FROM login_throttle
+           ORDER BY CASE WHEN locked_until > $1 THEN 0 ELSE 1 END, last_failure_at DESC, username_key
+           LIMIT $2 OFFSET $3)",
+    )
+    .bind(now)
+    .bind(i64::MAX)
+    .bind(to_i64(throttle_max_rows))
+    .execute(&mut *tx)
+    .await?;
     let sessions = sqlx::query(
         "DELETE FROM sessions
          WHERE expires_at < $1 OR absolute_expires_at < $1 OR revoked_at < $2",

@@ -67,6 +67,8 @@ impl Tokens {
         let mut validation = Validation::new(ring.alg().jwt());
         validation.leeway = settings.leeway.as_secs();
         validation.validate_exp = true;
+        // `nbf` is checked when present (RFC 7519 §4.1.5), with the same leeway as `exp`.
+        validation.validate_nbf = true;
         validation.set_issuer(&[&settings.issuer]);
         validation.set_audience(&[settings.audience.clone(), refresh_audience(&settings.audience)]);
         validation.set_required_spec_claims(&["exp", "iat", "jti", "iss", "aud"]);
@@ -364,6 +366,25 @@ mod tests {
         assert!(t.decode(&token, TokenType::Access).is_err(), "algorithm switched to HS256");
     }
 
+    /// RFC 7519 §4.1.5: a validly signed token must not be accepted before its `nbf`.
+    #[test]
+    fn a_token_not_yet_valid_is_refused_until_its_nbf() {
+        let t = tokens(300);
+        let ring = t.keys();
+        let (kid, key) = ring.signing();
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(kid.to_owned());
+        let sign_with_nbf = |nbf: u64| {
+            let mut claims = serde_json::to_value(t.access_claims("u1", "user1", "s1", now())).unwrap();
+            claims["nbf"] = nbf.into();
+            jsonwebtoken::encode(&header, &claims, key).unwrap()
+        };
+        let future = sign_with_nbf(now() + 3600);
+        assert!(t.decode(&future, TokenType::Access).is_err(), "nbf an hour ahead");
+        assert!(t.decode(&future, TokenType::Access).is_err(), "still refused the second time");
+        assert!(t.decode(&sign_with_nbf(now() - 1), TokenType::Access).is_ok(), "nbf in the past");
+    }
+
     #[test]
     fn garbage_is_refused() {
         let t = tokens(300);
@@ -384,7 +405,7 @@ mod tests {
     fn rotated_keys_keep_old_tokens_valid_and_sign_new_ones() {
         let old = KeyMaterial::generate(KeyAlgorithm::EdDSA, 100).unwrap();
         let t = Tokens::new(
-            KeyRing::new(KeyAlgorithm::EdDSA, &[old.clone()], 100, 0).unwrap(),
+            KeyRing::new(KeyAlgorithm::EdDSA, std::slice::from_ref(&old), 100, 0).unwrap(),
             tokens(300).settings.clone(),
         );
         let before = t.sign(&t.access_claims("u1", "user1", "s1", now())).unwrap();

@@ -63,9 +63,12 @@ export class LoginPage {
 export class RegisterPage {
   constructor(readonly page: Page) {}
 
+  /** Opens the page and waits until it has hydrated (the button is enabled then): what is
+   * typed before that would reach the input but not the page's checklist. */
   async goto() {
     await this.page.goto("/register");
     await expect(this.page.getByRole("heading", { name: "Create an account" })).toBeVisible();
+    await expect(this.page.getByRole("button", { name: "Create account" })).toBeEnabled();
   }
 
   async register(fields: { username: string; email: string; firstName: string; lastName: string; password: string }) {

@@ -1,0 +1,15 @@
+//! The HTTP contract (../shared/CONTRACT.md), walked over real HTTP against the real server
+//! on a random port, each test with its own temporary SQLite database (or PostgreSQL database,
+//! with `TEST_POSTGRES_URL`). One module per area: `cargo test --test api rotation::` runs one.
+
+mod accounts;
+mod cookie_mode;
+mod data;
+mod fleet;
+mod helpers;
+mod keys;
+mod limits;
+mod rotation;
+mod sessions;
+mod tokens;
+mod transport;
