@@ -233,6 +233,25 @@ async fn jwks(State(auth): State<AuthService>) -> Json<Value> {
     Json(auth.jwks())
 }
 
+/// The body limit in front of every route (`MAX_BODY_BYTES` in startup) refuses a body by its
+/// `Content-Length` alone, answering 413 in plain text; this gives that answer the error
+/// shape every other error has.
+pub async fn oversized_in_error_shape(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let res = next.run(req).await;
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if res.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_json {
+        return ApiError::new(ErrorCode::PayloadTooLarge, "The request body is too large.").into_response();
+    }
+    res
+}
+
 /// The contract's empty success body, `{}`.
 fn done() -> Json<Value> {
     Json(json!({}))

@@ -150,6 +150,7 @@ fn router(state: AppState, config: &Config) -> Router {
         .layer(middleware::from_fn(metrics::track))
         .layer(axum::Extension(metrics::Scrapers::new(config)))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(rest::oversized_in_error_shape))
         .layer(nosniff)
         .layer(referrer)
         .layer(frames)

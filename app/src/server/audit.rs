@@ -1,5 +1,6 @@
-//! The audit trail: who did what, when, from where, kept in the database (the logs carry
-//! the same events as `security_event`s, but logs rotate away).
+//! Auth events: the audit trail kept in the database (who did what, when, from where), and
+//! what each event also says in the logs and counts in the metrics. `AuthService::record`
+//! does all three at once, so none can be forgotten.
 
 use std::net::IpAddr;
 
@@ -10,6 +11,8 @@ pub enum Event {
     LoginFailed,
     LoginLocked,
     TokenRefreshed,
+    /// A validly signed refresh token that was revoked, expired or of an ended session.
+    RefreshRefused,
     RefreshReuseDetected,
     LoggedOut,
     SessionRevoked,
@@ -28,6 +31,7 @@ impl Event {
             Self::LoginFailed => "login_failed",
             Self::LoginLocked => "login_locked",
             Self::TokenRefreshed => "token_refreshed",
+            Self::RefreshRefused => "refresh_refused",
             Self::RefreshReuseDetected => "refresh_reuse_detected",
             Self::LoggedOut => "logged_out",
             Self::SessionRevoked => "session_revoked",
@@ -36,6 +40,73 @@ impl Event {
             Self::UserDisabled => "user_disabled",
             Self::UserEnabled => "user_enabled",
             Self::ProfileUpdated => "profile_updated",
+        }
+    }
+
+    /// Whether it gets an audit row. A refused refresh doesn't: a client retrying an old
+    /// token would fill the trail with nothing anyone needs to know.
+    pub const fn is_audited(self) -> bool {
+        !matches!(self, Self::RefreshRefused)
+    }
+
+    /// The `security_event` name it is logged under as a warning (what alerting watches).
+    const fn security_event(self) -> Option<&'static str> {
+        match self {
+            Self::LoginLocked => Some("login_throttled"),
+            Self::RefreshReuseDetected => Some("refresh_token_reuse"),
+            _ => None,
+        }
+    }
+
+    const fn message(self) -> &'static str {
+        match self {
+            Self::AccountCreated => "account created",
+            Self::LoginSucceeded => "login succeeded",
+            Self::LoginFailed => "login refused",
+            Self::LoginLocked => "consecutive failed logins: username locked",
+            Self::TokenRefreshed => "refresh token rotated",
+            Self::RefreshRefused => "refresh refused: token revoked or expired",
+            Self::RefreshReuseDetected => "a rotated refresh token was presented again: session revoked",
+            Self::LoggedOut => "logged out",
+            Self::SessionRevoked => "session revoked by its user",
+            Self::SignedOutEverywhere => "signed out everywhere",
+            Self::PasswordChanged => "password changed; other sessions ended",
+            Self::UserDisabled => "account disabled; its sessions ended",
+            Self::UserEnabled => "account enabled",
+            Self::ProfileUpdated => "profile updated",
+        }
+    }
+
+    /// The log line. Never a password, a token or a typed-in username.
+    pub fn log(self, record: &Record<'_>) {
+        let (user_id, session_id) = (record.user_id.unwrap_or("-"), record.session_id.unwrap_or("-"));
+        match self.security_event() {
+            Some(name) => tracing::warn!(security_event = name, user_id, session_id, "{}", self.message()),
+            // Every few minutes per signed-in browser: not worth an info line each.
+            None if self == Self::TokenRefreshed => {
+                tracing::debug!(user_id, session_id, "{}", self.message())
+            }
+            None => tracing::info!(user_id, session_id, "{}", self.message()),
+        }
+    }
+
+    /// The counter it moves, if any (the names /metrics has always had).
+    pub fn count(self) {
+        match self {
+            Self::LoginSucceeded => {
+                metrics::counter!("auth_logins_total", "result" => "succeeded").increment(1)
+            }
+            Self::LoginFailed | Self::LoginLocked => {
+                metrics::counter!("auth_logins_total", "result" => "failed").increment(1);
+            }
+            Self::TokenRefreshed => {
+                metrics::counter!("auth_refreshes_total", "result" => "rotated").increment(1)
+            }
+            Self::RefreshRefused => {
+                metrics::counter!("auth_refreshes_total", "result" => "refused").increment(1)
+            }
+            Self::RefreshReuseDetected => metrics::counter!("auth_refresh_reuse_detected_total").increment(1),
+            _ => {}
         }
     }
 }

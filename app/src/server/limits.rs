@@ -4,9 +4,8 @@
 //! Both live in the database, not in process memory, so every instance of a fleet on one
 //! database enforces one shared budget per client and one lock per username.
 
-use super::store;
+use super::store::Store;
 use crate::api::ApiError;
-use sqlx::AnyPool;
 use std::net::IpAddr;
 
 #[derive(Clone, Debug)]
@@ -53,7 +52,7 @@ impl RateLimits {
 
     /// Takes one request from the client's bucket for `action`, or says how long to wait.
     /// A bucket holds `per_minute` requests and refills at `per_minute` a minute (GCRA).
-    pub async fn check(&self, db: &AnyPool, action: Action, client: Option<IpAddr>) -> Result<(), ApiError> {
+    pub async fn check(&self, store: &Store, action: Action, client: Option<IpAddr>) -> Result<(), ApiError> {
         let per_minute = match action {
             Action::Login => self.settings.login_per_minute,
             Action::Register => self.settings.register_per_minute,
@@ -64,7 +63,7 @@ impl RateLimits {
         };
         let interval_ms = (60_000 / i64::from(per_minute)).max(1);
         let bucket = bucket_key(action, ip);
-        match store::take_rate_token(db, &bucket, now_ms(), interval_ms, i64::from(per_minute)).await? {
+        match store.take_rate_token(&bucket, now_ms(), interval_ms, i64::from(per_minute)).await? {
             None => Ok(()),
             Some(wait_ms) => {
                 tracing::warn!(security_event = "rate_limited", ?action, %ip, "too many requests from one client");

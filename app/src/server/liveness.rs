@@ -11,8 +11,8 @@
 //! Whenever the listening connection is down, the memory is bypassed and cleared: a missed
 //! notification can never leave a revoked session accepted.
 
+use super::store::Store;
 use quick_cache::sync::Cache;
-use sqlx::AnyPool;
 use sqlx::postgres::PgListener;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -65,12 +65,8 @@ pub struct Liveness {
 }
 
 impl Liveness {
-    pub fn new(db: &AnyPool) -> Self {
-        let scheme = db.connect_options().database_url.scheme().to_owned();
-        Self::with_broadcast(scheme.starts_with("postgres"))
-    }
-
-    fn with_broadcast(broadcast: bool) -> Self {
+    /// `broadcast`: revocations are told to other instances (PostgreSQL).
+    pub fn new(broadcast: bool) -> Self {
         Self {
             seen_live: Cache::new(CAPACITY),
             feed_up: AtomicBool::new(false),
@@ -87,7 +83,7 @@ impl Liveness {
 
     /// True when the session is live and its user enabled: from memory when the feed
     /// vouches for it, otherwise from the database.
-    pub async fn is_live(&self, db: &AnyPool, session_id: &str, user_id: &str) -> Result<bool, sqlx::Error> {
+    pub async fn is_live(&self, store: &Store, session_id: &str, user_id: &str) -> Result<bool, sqlx::Error> {
         let trusted = self.feed_up.load(Ordering::Acquire);
         if trusted
             && let Some((owner, seen)) = self.seen_live.get(session_id)
@@ -97,7 +93,7 @@ impl Liveness {
             return Ok(true);
         }
         let generation = self.generation.load(Ordering::Acquire);
-        let live = super::store::session_is_live(db, session_id, user_id).await?;
+        let live = store.session_is_live(session_id, user_id).await?;
         if live && trusted {
             self.remember(session_id, user_id, generation, || {});
         }
@@ -119,14 +115,12 @@ impl Liveness {
     }
 
     /// Forgets what was revoked, here; and tells the other instances.
-    pub async fn revoked(&self, db: &AnyPool, what: Revocation) {
+    pub async fn revoked(&self, store: &Store, what: Revocation) {
         self.forget(&what);
         if !self.broadcast {
             return;
         }
-        let sent =
-            sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(what.encode()).execute(db).await;
-        if let Err(e) = sent {
+        if let Err(e) = store.notify(CHANNEL, &what.encode()).await {
             // Other instances' memory expires within REMEMBER_FOR; log loudly meanwhile.
             tracing::error!(error = %e, "could not broadcast a revocation to other instances");
         }
@@ -151,7 +145,7 @@ impl Liveness {
 
     /// Listens for other instances' revocations until the process ends, reconnecting after
     /// any failure. `on_keys` runs when the signing keys changed.
-    pub async fn follow<F, Fut>(&self, db: &AnyPool, on_keys: F)
+    pub async fn follow<F, Fut>(&self, store: &Store, on_keys: F)
     where
         F: Fn() -> Fut,
         Fut: Future<Output = ()>,
@@ -159,7 +153,7 @@ impl Liveness {
         if !self.broadcast {
             return;
         }
-        let url = db.connect_options().database_url.to_string();
+        let url = store.reader().connect_options().database_url.to_string();
         let mut backoff = Duration::from_millis(250);
         loop {
             match self.listen(&url, &on_keys).await {
@@ -213,18 +207,18 @@ mod tests {
     #[test]
     fn a_revocation_handled_around_a_database_answer_always_wins() {
         let revoke = |l: &Liveness| l.forget(&Revocation::Session("s1".into()));
-        let liveness = Liveness::with_broadcast(true);
+        let liveness = Liveness::new(true);
         let generation = liveness.generation.load(Ordering::Acquire);
         revoke(&liveness);
         liveness.remember("s1", "u1", generation, || {});
         assert!(!remembered(&liveness, "s1"), "revoked before it was remembered");
 
-        let liveness = Liveness::with_broadcast(true);
+        let liveness = Liveness::new(true);
         let generation = liveness.generation.load(Ordering::Acquire);
         liveness.remember("s1", "u1", generation, || revoke(&liveness));
         assert!(!remembered(&liveness, "s1"), "revoked while it was being remembered");
 
-        let liveness = Liveness::with_broadcast(true);
+        let liveness = Liveness::new(true);
         let generation = liveness.generation.load(Ordering::Acquire);
         liveness.remember("s1", "u1", generation, || {});
         assert!(remembered(&liveness, "s1"), "no revocation: remembered");

@@ -19,8 +19,8 @@ mod usernames;
 pub use error::{ClientMeta, internal_error};
 pub use keys::KeyAlgorithm;
 pub use limits::LimitSettings;
-pub use service::KeySource;
-pub use service::{AuthService, AuthSettings, Pools};
+pub use service::{AuthService, AuthSettings, KeySource};
+pub use store::Pools;
 pub use tokens::TokenSettings;
 
 /// Seconds since the Unix epoch: the one clock used for tokens and database rows.

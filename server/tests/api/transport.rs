@@ -159,6 +159,21 @@ async fn oversized_and_deeply_nested_bodies_get_a_4xx_in_the_error_shape() {
 
     let res = app.http.post(format!("{}/rpc/login", app.base)).body(megabyte.repeat(2)).send().await.unwrap();
     assert!(res.status().is_client_error(), "server functions are bounded too: {}", res.status());
+
+    // Over the 1 MiB limit in front of everything: refused by its Content-Length alone, and
+    // still in the error shape.
+    for path in ["/api/token/", "/rpc/login"] {
+        let res = app
+            .http
+            .post(format!("{}{path}", app.base))
+            .header("content-type", "application/json")
+            .body(megabyte.repeat(2))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+        assert_error_shape(&res.json().await.unwrap(), "payload_too_large");
+    }
 }
 
 #[tokio::test]

@@ -1,0 +1,397 @@
+//! `sessions` and `refresh_tokens`: a session is one login, a family of refresh tokens each
+//! replacing the last. Rotation, reuse detection and revocation happen here, each in one
+//! transaction.
+
+use super::{Store, from_i64, to_i64};
+use crate::server::tokens::Claims;
+
+pub struct NewSession<'a> {
+    pub id: &'a str,
+    pub user_id: &'a str,
+    pub created_at: u64,
+    pub absolute_expires_at: u64,
+    pub user_agent: Option<&'a str>,
+    pub ip: Option<&'a str>,
+}
+
+/// A refresh token as stored: enough to sign it again, byte for byte.
+pub struct TokenRow {
+    pub jti: String,
+    pub issued_at: u64,
+    pub expires_at: u64,
+}
+
+/// What presenting a refresh token did.
+pub enum Rotation {
+    /// It was the session's current token: `child` replaces it.
+    Rotated { username: String, child: TokenRow },
+    /// It was replaced moments ago (inside the grace window) and its replacement is still
+    /// current: a racing tab or a retried request gets that same replacement back.
+    Replayed { username: String, child: TokenRow },
+    /// It had already been replaced: someone is replaying an old token, so the whole session
+    /// is now revoked, the newest token included.
+    ReuseDetected,
+    /// Unknown, revoked or expired; or the session or user is gone.
+    Refused,
+}
+
+pub struct RotationPolicy {
+    pub now: u64,
+    pub refresh_lifetime: u64,
+    pub grace_period: u64,
+}
+
+/// Why a session ended, as recorded in `sessions.revoked_reason`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RevokeReason {
+    Logout,
+    /// A rotated refresh token was presented again.
+    Reuse,
+    /// Its user ended it from the sessions list.
+    ByUser,
+    /// Its user signed out everywhere.
+    LogoutAll,
+    PasswordChanged,
+    UserDisabled,
+}
+
+impl RevokeReason {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Logout => "logout",
+            Self::Reuse => "reuse",
+            Self::ByUser => "revoked_by_user",
+            Self::LogoutAll => "logout_all",
+            Self::PasswordChanged => "password_changed",
+            Self::UserDisabled => "user_disabled",
+        }
+    }
+}
+
+/// One live session, as its user's session list shows it.
+#[derive(sqlx::FromRow)]
+pub struct SessionRow {
+    pub id: String,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// Why a presented token was not rotated: the token, its replacement and its session.
+#[derive(sqlx::FromRow)]
+struct PresentedRow {
+    used_at: Option<i64>,
+    child_jti: Option<String>,
+    child_issued_at: Option<i64>,
+    child_expires_at: Option<i64>,
+    child_used_at: Option<i64>,
+    child_revoked_at: Option<i64>,
+    session_revoked_at: Option<i64>,
+    absolute_expires_at: i64,
+    username: String,
+    disabled_at: Option<i64>,
+}
+
+type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
+
+impl Store {
+    /// Starts a session (a refresh-token family) with its first refresh token.
+    pub async fn start_session(&self, session: &NewSession<'_>, first: &TokenRow) -> Result<(), sqlx::Error> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query(
+            "INSERT INTO sessions
+               (id, user_id, created_at, last_used_at, expires_at, absolute_expires_at, user_agent, ip)
+             VALUES ($1, $2, $3, $3, $4, $5, $6, $7)",
+        )
+        .bind(session.id)
+        .bind(session.user_id)
+        .bind(to_i64(session.created_at))
+        .bind(to_i64(first.expires_at))
+        .bind(to_i64(session.absolute_expires_at))
+        .bind(session.user_agent)
+        .bind(session.ip)
+        .execute(&mut *tx)
+        .await?;
+        insert_refresh_token(&mut tx, first, session.id, session.user_id, None).await?;
+        tx.commit().await
+    }
+
+    /// Rotates the presented refresh token, in one transaction.
+    ///
+    /// The guarded UPDATE comes first and is what makes concurrent refreshes safe: whichever
+    /// transaction marks the token used first wins; every other one matches zero rows (SQLite
+    /// serialises writers, PostgreSQL re-checks the WHERE clause after the row lock) and then
+    /// finds out why: a replay inside the grace window, a reuse, or a dead token.
+    pub async fn rotate_refresh_token(
+        &self,
+        presented: &Claims,
+        new_jti: &str,
+        policy: &RotationPolicy,
+    ) -> Result<Rotation, sqlx::Error> {
+        let now = to_i64(policy.now);
+        let mut tx = self.write.begin().await?;
+        // Lock order: the session row first, then its tokens, as logout and revocation do, so
+        // a rotation racing a revocation waits instead of deadlocking (PostgreSQL). A no-op
+        // write is the portable way to take the row lock (SQLite has no SELECT … FOR UPDATE).
+        sqlx::query("UPDATE sessions SET last_used_at = last_used_at WHERE id = $1")
+            .bind(&presented.sid)
+            .execute(&mut *tx)
+            .await?;
+        let claimed = sqlx::query(
+            "UPDATE refresh_tokens SET used_at = $1, replaced_by = $2
+             WHERE jti = $3 AND session_id = $4 AND user_id = $5
+               AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $1
+               AND EXISTS (
+                 SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
+                 WHERE s.id = refresh_tokens.session_id AND s.revoked_at IS NULL
+                   AND s.absolute_expires_at > $1 AND u.disabled_at IS NULL
+               )",
+        )
+        .bind(now)
+        .bind(new_jti)
+        .bind(&presented.jti)
+        .bind(&presented.sid)
+        .bind(&presented.user_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+
+        if claimed == 1 {
+            let (username, cap): (String, i64) = sqlx::query_as(
+                "SELECT u.username, s.absolute_expires_at FROM sessions s JOIN users u ON u.id = s.user_id
+                 WHERE s.id = $1",
+            )
+            .bind(&presented.sid)
+            .fetch_one(&mut *tx)
+            .await?;
+            let child = TokenRow {
+                jti: new_jti.to_owned(),
+                issued_at: policy.now,
+                // The session's absolute cap bounds every token in it.
+                expires_at: (policy.now + policy.refresh_lifetime).min(from_i64(cap)),
+            };
+            insert_refresh_token(&mut tx, &child, &presented.sid, &presented.user_id, Some(&presented.jti))
+                .await?;
+            sqlx::query("UPDATE sessions SET last_used_at = $1, expires_at = $2 WHERE id = $3")
+                .bind(now)
+                .bind(to_i64(child.expires_at))
+                .bind(&presented.sid)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            return Ok(Rotation::Rotated { username, child });
+        }
+
+        // Why not? Look at the token, its replacement and its session.
+        let row: Option<PresentedRow> = sqlx::query_as(
+            "SELECT t.used_at, c.jti AS child_jti, c.issued_at AS child_issued_at,
+                    c.expires_at AS child_expires_at, c.used_at AS child_used_at,
+                    c.revoked_at AS child_revoked_at, s.revoked_at AS session_revoked_at,
+                    s.absolute_expires_at, u.username, u.disabled_at
+             FROM refresh_tokens t
+             JOIN sessions s ON s.id = t.session_id
+             JOIN users u ON u.id = s.user_id
+             LEFT JOIN refresh_tokens c ON c.jti = t.replaced_by
+             WHERE t.jti = $1 AND t.session_id = $2 AND t.user_id = $3",
+        )
+        .bind(&presented.jti)
+        .bind(&presented.sid)
+        .bind(&presented.user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Ok(Rotation::Refused);
+        };
+        let session_live =
+            row.session_revoked_at.is_none() && row.disabled_at.is_none() && row.absolute_expires_at > now;
+        let Some(used_at) = row.used_at.filter(|_| session_live) else {
+            tx.rollback().await?;
+            return Ok(Rotation::Refused);
+        };
+
+        let child_current = row.child_used_at.is_none()
+            && row.child_revoked_at.is_none()
+            && row.child_expires_at.is_some_and(|exp| exp > now);
+        let in_grace = policy.grace_period > 0 && now - used_at <= to_i64(policy.grace_period);
+        if let (true, true, Some(jti)) = (in_grace, child_current, row.child_jti) {
+            let child = TokenRow {
+                jti,
+                issued_at: from_i64(row.child_issued_at.unwrap_or_default()),
+                expires_at: from_i64(row.child_expires_at.unwrap_or_default()),
+            };
+            tx.rollback().await?;
+            return Ok(Rotation::Replayed { username: row.username, child });
+        }
+
+        revoke_session_in(&mut tx, &presented.sid, &presented.user_id, now, RevokeReason::Reuse).await?;
+        tx.commit().await?;
+        Ok(Rotation::ReuseDetected)
+    }
+
+    /// Ends a session and every refresh token in it. False when there was no live session.
+    pub async fn revoke_session(
+        &self,
+        session_id: &str,
+        user_id: &str,
+        now: u64,
+        reason: RevokeReason,
+    ) -> Result<bool, sqlx::Error> {
+        let mut tx = self.write.begin().await?;
+        let revoked = revoke_session_in(&mut tx, session_id, user_id, to_i64(now), reason).await?;
+        tx.commit().await?;
+        Ok(revoked)
+    }
+
+    /// Ends every live session of the user except `keep` (pass "" to end them all).
+    pub async fn revoke_user_sessions(
+        &self,
+        user_id: &str,
+        keep: &str,
+        now: u64,
+        reason: RevokeReason,
+    ) -> Result<u64, sqlx::Error> {
+        let mut tx = self.write.begin().await?;
+        let n = revoke_user_sessions_in(&mut tx, user_id, keep, to_i64(now), reason).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// True when the session is live and its user enabled: checked on every authenticated
+    /// call, so a logout takes effect at once rather than when the access token expires.
+    pub async fn session_is_live(&self, session_id: &str, user_id: &str) -> Result<bool, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND u.disabled_at IS NULL",
+        )
+        .bind(session_id)
+        .bind(user_id)
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(row.is_some())
+    }
+
+    /// True when the refresh token has neither been used nor revoked.
+    pub async fn refresh_token_is_unused(&self, jti: &str) -> Result<bool, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT 1 FROM refresh_tokens WHERE jti = $1 AND used_at IS NULL AND revoked_at IS NULL",
+        )
+        .bind(jti)
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(row.is_some())
+    }
+
+    /// The user's live sessions, most recently used first.
+    pub async fn list_sessions(&self, user_id: &str, now: u64) -> Result<Vec<SessionRow>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT id, created_at, last_used_at, user_agent, ip FROM sessions
+             WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND absolute_expires_at > $2
+             ORDER BY last_used_at DESC, created_at DESC",
+        )
+        .bind(user_id)
+        .bind(to_i64(now))
+        .fetch_all(&self.read)
+        .await
+    }
+
+    /// Sessions neither revoked nor past their expiry (the same rule as `list_sessions`).
+    pub async fn count_active_sessions(&self, now: u64) -> Result<i64, sqlx::Error> {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM sessions
+             WHERE revoked_at IS NULL AND expires_at > $1 AND absolute_expires_at > $1",
+        )
+        .bind(to_i64(now))
+        .fetch_one(&self.read)
+        .await?;
+        Ok(n)
+    }
+}
+
+async fn insert_refresh_token(
+    tx: &mut Tx<'_>,
+    token: &TokenRow,
+    session_id: &str,
+    user_id: &str,
+    parent: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO refresh_tokens (jti, session_id, user_id, parent_jti, issued_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&token.jti)
+    .bind(session_id)
+    .bind(user_id)
+    .bind(parent)
+    .bind(to_i64(token.issued_at))
+    .bind(to_i64(token.expires_at))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Revokes a session and all its refresh tokens inside `tx`. False if it was not live.
+/// Scoped to the user: a token can only ever end its own user's sessions.
+async fn revoke_session_in(
+    tx: &mut Tx<'_>,
+    session_id: &str,
+    user_id: &str,
+    now: i64,
+    reason: RevokeReason,
+) -> Result<bool, sqlx::Error> {
+    let revoked = sqlx::query(
+        "UPDATE sessions SET revoked_at = $1, revoked_reason = $2
+         WHERE id = $3 AND user_id = $4 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(reason.as_str())
+    .bind(session_id)
+    .bind(user_id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    // Scoped to the user as well: another user's session id must touch nothing at all.
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = $1
+         WHERE session_id = $2 AND user_id = $3 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(session_id)
+    .bind(user_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(revoked == 1)
+}
+
+/// Ends every live session of the user except `keep`, inside `tx` (password change and
+/// disabling do it together with their own write).
+pub(super) async fn revoke_user_sessions_in(
+    tx: &mut Tx<'_>,
+    user_id: &str,
+    keep: &str,
+    now: i64,
+    reason: RevokeReason,
+) -> Result<u64, sqlx::Error> {
+    let n = sqlx::query(
+        "UPDATE sessions SET revoked_at = $1, revoked_reason = $2
+         WHERE user_id = $3 AND id <> $4 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(reason.as_str())
+    .bind(user_id)
+    .bind(keep)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = $1
+         WHERE user_id = $2 AND session_id <> $3 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(user_id)
+    .bind(keep)
+    .execute(&mut **tx)
+    .await?;
+    Ok(n)
+}
