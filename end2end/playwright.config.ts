@@ -4,10 +4,10 @@ import { defineConfig } from "@playwright/test";
 // real servers, each with its own fresh SQLite file and demo users: one with the default
 // 5-minute access token, one with a 5-second token (and a 2-second grace window) for the
 // rotation and multi-tab specs.
-// scripts/test picks free ports and the server binary; these defaults are for a manual run
-// from end2end/ after `cargo leptos build`.
+// They run the release build (the one scripts/run serves). scripts/test picks free ports and
+// the server binary; these defaults are for a manual run from end2end/ after scripts/build.
 const ports = (process.env.E2E_PORTS ?? "3100,3101,3102,3103,3104").split(",").map(Number);
-const serverBin = process.env.E2E_SERVER_BIN ?? "target/debug/server";
+const serverBin = process.env.E2E_SERVER_BIN ?? "target/release/server";
 const url = (p: number) => `http://127.0.0.1:${p}`;
 
 /** The admin every test server starts with (its password passes the strength check). */
@@ -29,6 +29,7 @@ function server(addrPort: number, extraEnv: Record<string, string>) {
     stdout: "ignore" as const,
     stderr: "pipe" as const,
     env: {
+      LEPTOS_ENV: "PROD",
       LEPTOS_SITE_ADDR: `127.0.0.1:${addrPort}`,
       LEPTOS_SITE_ROOT: "target/site",
       LEPTOS_OUTPUT_NAME: "leptos_auth",

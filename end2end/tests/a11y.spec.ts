@@ -1,11 +1,11 @@
-// Every page is scanned with axe-core (no serious or critical violation), and the main pages
-// are photographed at phone and desktop widths: the pictures are attached to the test
-// results (end2end/test-results/<test>/<page>-<width>.png) for a person to look at.
+// Every page is scanned with axe-core (no serious or critical violation) and photographed at
+// phone and desktop widths: the pictures are attached to the test results
+// (end2end/test-results/<test>/<page>-<width>.png) for a person to look at.
 import AxeBuilder from "@axe-core/playwright";
 import type { Page, TestInfo } from "@playwright/test";
 import { expect, test } from "./fixtures";
 import { ADMIN } from "../playwright.config";
-import { LoginPage } from "./pages/app";
+import { LoginPage, restAccessToken } from "./pages/app";
 
 const WIDTHS = [
   { name: "phone", width: 390, height: 844 },
@@ -39,10 +39,13 @@ async function visit(page: Page, path: string, heading: string) {
 test("the pages anyone can open are accessible", async ({ page }, testInfo) => {
   await visit(page, "/", "Welcome");
   await expectAccessible(page, "home");
+  await photograph(page, testInfo, "home");
   await visit(page, "/register", "Create an account");
   await expectAccessible(page, "register");
+  await photograph(page, testInfo, "register");
   await visit(page, "/no-such-page", "Page not found");
   await expectAccessible(page, "not found");
+  await photograph(page, testInfo, "not-found");
   await visit(page, "/login", "Log in");
   // With an error shown, too.
   await new LoginPage(page).login("user1", "not-the-password");
@@ -56,6 +59,8 @@ test("the signed-in pages are accessible, the admin's included", async ({ page }
   await login.goto();
   await login.login(ADMIN.username, ADMIN.password);
   await expect(page).toHaveURL("/profile"); // signed in before navigating away
+  // A second session, so the security page lists one with a "Sign out" button.
+  await restAccessToken(page, ADMIN.username, ADMIN.password);
   for (const [path, heading, name] of [
     ["/profile", "Your profile", "profile"],
     ["/security", "Where you're signed in", "security"],
@@ -65,12 +70,24 @@ test("the signed-in pages are accessible, the admin's included", async ({ page }
     await expectAccessible(page, name);
     await photograph(page, testInfo, name);
   }
+
+  // What the security page photographs showed once, at desktop width: a "Sign out" button
+  // wrapped one letter per line, and the two cards touching.
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await visit(page, "/security", "Where you're signed in");
+  const button = (await page.getByRole("button", { name: /^Sign out / }).first().boundingBox())!;
+  expect(button.width, "the button is wider than tall: one line").toBeGreaterThan(button.height * 1.5);
+  const card = (heading: string) =>
+    page.getByRole("heading", { name: heading }).locator("xpath=ancestor::section[1]").boundingBox();
+  const [sessions, password] = [(await card("Where you're signed in"))!, (await card("Change your password"))!];
+  expect(password.y - (sessions.y + sessions.height), "space between the cards").toBeGreaterThanOrEqual(12);
 });
 
-test("the Unauthorized page is accessible", async ({ page }) => {
+test("the Unauthorized page is accessible", async ({ page }, testInfo) => {
   const login = new LoginPage(page);
   await login.goto("/admin");
   await login.login("user2", "password2");
   await expect(page.getByRole("heading", { name: "Not allowed" })).toBeVisible();
   await expectAccessible(page, "unauthorized");
+  await photograph(page, testInfo, "unauthorized");
 });
