@@ -81,6 +81,16 @@ test("the signed-in pages are accessible, the admin's included", async ({ page }
     page.getByRole("heading", { name: heading }).locator("xpath=ancestor::section[1]").boundingBox();
   const [sessions, password] = [(await card("Where you're signed in"))!, (await card("Change your password"))!];
   expect(password.y - (sessions.y + sessions.height), "space between the cards").toBeGreaterThanOrEqual(12);
+  // The admin table's buttons and words stay whole too.
+  await visit(page, "/admin", "Users");
+  const disable = (await page.getByRole("button", { name: /^Disable / }).first().boundingBox())!;
+  expect(disable.width, "the Disable button is on one line").toBeGreaterThan(disable.height * 1.5);
+  const lines = await page.getByRole("cell", { name: "admin", exact: true }).evaluate((cell) => {
+    const text = document.createRange();
+    text.selectNodeContents(cell);
+    return text.getClientRects().length;
+  });
+  expect(lines, "the role column's one word is on one line").toBe(1);
 });
 
 test("the Unauthorized page is accessible", async ({ page }, testInfo) => {

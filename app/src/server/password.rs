@@ -79,7 +79,7 @@ impl Passwords {
 }
 
 /// Refuses passwords that are common, breached-style or built from the user's own details
-/// (zxcvbn's estimate below 10^8 guesses), saying what to change. Length and the other
+/// (zxcvbn's score below 2: an estimate under 10^6 guesses), saying what to change. Length and the other
 /// structural rules are in `crate::rules`, shared with the browser.
 pub fn check_strength(password: &str, field: &str, user_inputs: &[&str]) -> Result<(), ApiError> {
     let estimate = zxcvbn::zxcvbn(password, user_inputs);
