@@ -10,6 +10,9 @@ const ports = (process.env.E2E_PORTS ?? "3100,3101,3102,3103,3104").split(",").m
 const serverBin = process.env.E2E_SERVER_BIN ?? "target/release/server";
 const url = (p: number) => `http://127.0.0.1:${p}`;
 
+/** The port of the SMTP server the tests run (tests/mailbox.ts), which every server mails. */
+export const SMTP_PORT = Number(process.env.E2E_SMTP_PORT ?? 3105);
+
 /** The admin every test server starts with (its password passes the strength check). */
 export const ADMIN = { username: "admin", password: "an admin passphrase for e2e" };
 
@@ -38,6 +41,10 @@ function server(addrPort: number, extraEnv: Record<string, string>) {
       LOGIN_RATE_PER_MINUTE: "1000",
       REGISTER_RATE_PER_MINUTE: "1000",
       REFRESH_RATE_PER_MINUTE: "1000",
+      MAIL_RATE_PER_MINUTE: "1000",
+      // The SMTP server the tests run (tests/mailbox.ts). Mail queued before it listens is
+      // retried by the outbox, as with any relay that is down for a moment.
+      SMTP_URL: `smtp://127.0.0.1:${SMTP_PORT}`,
       ...extraEnv,
     },
   };

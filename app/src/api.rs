@@ -47,15 +47,21 @@ pub struct Profile {
     pub first_name: String,
     pub last_name: String,
     pub email: String,
+    /// The address has been proved by a click on a mailed link.
+    #[serde(default)]
+    pub email_verified: bool,
+    /// A second factor is enabled.
+    #[serde(default)]
+    pub mfa: bool,
 }
 
-/// The editable part of one's own profile.
+/// The editable part of one's own profile. The address changes through a mailed link
+/// (`/api/email/change/`), never by an edit.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ProfileUpdate {
     pub first_name: String,
     pub last_name: String,
-    pub email: String,
 }
 
 /// One of the user's live sessions (a login on some device).
@@ -190,6 +196,14 @@ pub enum ErrorCode {
     /// The body is not declared as JSON.
     UnsupportedMediaType,
     UsernameTaken,
+    /// Another account uses that email address.
+    EmailTaken,
+    /// A mailed link's token that is unknown, used, expired, superseded or of another purpose.
+    InvalidToken,
+    /// The password given to confirm a sensitive change is wrong.
+    InvalidPassword,
+    /// A sensitive change needs the password: the session has not proved it recently.
+    ReauthenticationRequired,
     /// Signed in, but not allowed to do this (not an admin).
     PermissionDenied,
     NotFound,
@@ -207,12 +221,16 @@ pub enum ErrorCode {
 impl ErrorCode {
     pub const fn status(self) -> u16 {
         match self {
-            Self::Invalid | Self::ParseError => 400,
-            Self::NoActiveAccount | Self::TokenNotValid | Self::NotAuthenticated => 401,
+            Self::Invalid | Self::ParseError | Self::InvalidToken => 400,
+            Self::NoActiveAccount
+            | Self::TokenNotValid
+            | Self::NotAuthenticated
+            | Self::InvalidPassword
+            | Self::ReauthenticationRequired => 401,
             Self::PermissionDenied => 403,
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
-            Self::UsernameTaken => 409,
+            Self::UsernameTaken | Self::EmailTaken => 409,
             Self::PayloadTooLarge => 413,
             Self::Throttled => 429,
             Self::UnsupportedMediaType => 415,
@@ -264,6 +282,34 @@ impl ApiError {
         Self {
             field: Some("username".to_owned()),
             ..Self::new(ErrorCode::UsernameTaken, "A user with that username already exists.")
+        }
+    }
+
+    pub fn email_taken(field: &str) -> Self {
+        Self {
+            field: Some(field.to_owned()),
+            ..Self::new(ErrorCode::EmailTaken, "Another account uses that email address.")
+        }
+    }
+
+    pub fn invalid_link() -> Self {
+        Self::new(
+            ErrorCode::InvalidToken,
+            "This link is not valid any more: it was used, it expired, or a newer one was sent.",
+        )
+    }
+
+    pub fn wrong_password() -> Self {
+        Self {
+            field: Some("password".to_owned()),
+            ..Self::new(ErrorCode::InvalidPassword, "Your password is not correct.")
+        }
+    }
+
+    pub fn reauthentication_required() -> Self {
+        Self {
+            field: Some("password".to_owned()),
+            ..Self::new(ErrorCode::ReauthenticationRequired, "Enter your password to confirm this change.")
         }
     }
 

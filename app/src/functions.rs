@@ -50,15 +50,14 @@ pub async fn register(
     AuthService::from_context()?.register(form, ClientMeta::from_context()).await
 }
 
-/// Changes the caller's own first name, last name and email; errors name their field.
+/// Changes the caller's own first and last name; errors name their field.
 #[server(client = CsrfClient, prefix = "/rpc", endpoint = "update_profile")]
 pub async fn update_profile(
     access: String,
     first_name: String,
     last_name: String,
-    email: String,
 ) -> Result<Profile, ApiError> {
-    let update = crate::api::ProfileUpdate { first_name, last_name, email };
+    let update = crate::api::ProfileUpdate { first_name, last_name };
     crate::server::AuthService::from_context()?
         .update_profile(&access, update, crate::server::ClientMeta::from_context())
         .await
@@ -160,4 +159,59 @@ mod csrf_client {
             <BrowserClient as Client<E, IS, OS>>::spawn(future)
         }
     }
+}
+
+// The account lifecycle: mailed links, the address, deletion (docs/api.md §3.11–§3.17).
+
+#[server(client = CsrfClient, prefix = "/rpc", endpoint = "verify_email")]
+pub async fn verify_email(token: String) -> Result<(), ApiError> {
+    use crate::server::{AuthService, ClientMeta};
+    AuthService::from_context()?.verify_email(&token, ClientMeta::from_context()).await
+}
+
+#[server(client = CsrfClient, prefix = "/rpc", endpoint = "resend_verification")]
+pub async fn resend_verification(access: String) -> Result<(), ApiError> {
+    use crate::server::{AuthService, ClientMeta};
+    AuthService::from_context()?.resend_verification(&access, ClientMeta::from_context()).await
+}
+
+/// Answers the same message whether or not an account has the address.
+#[server(client = CsrfClient, prefix = "/rpc", endpoint = "request_password_reset")]
+pub async fn request_password_reset(email: String) -> Result<String, ApiError> {
+    use crate::server::{AuthService, ClientMeta, RESET_REQUESTED};
+    AuthService::from_context()?.request_password_reset(&email, ClientMeta::from_context()).await?;
+    Ok(RESET_REQUESTED.to_owned())
+}
+
+#[server(client = CsrfClient, prefix = "/rpc", endpoint = "confirm_password_reset")]
+pub async fn confirm_password_reset(token: String, new_password: String) -> Result<(), ApiError> {
+    use crate::server::{AuthService, ClientMeta};
+    AuthService::from_context()?
+        .confirm_password_reset(&token, new_password, ClientMeta::from_context())
+        .await
+}
+
+/// `password` may be empty while the session's password is recent.
+#[server(client = CsrfClient, prefix = "/rpc", endpoint = "change_email")]
+pub async fn change_email(access: String, new_email: String, password: String) -> Result<(), ApiError> {
+    use crate::server::{AuthService, ClientMeta};
+    AuthService::from_context()?
+        .change_email(&access, &new_email, Some(password), ClientMeta::from_context())
+        .await
+}
+
+/// `password` may be empty while the session's password is recent.
+#[server(client = CsrfClient, prefix = "/rpc", endpoint = "delete_account")]
+pub async fn delete_account(access: String, password: String) -> Result<(), ApiError> {
+    use crate::server::{AuthService, ClientMeta, token_delivery};
+    AuthService::from_context()?.delete_account(&access, Some(password), ClientMeta::from_context()).await?;
+    // In cookie mode the refresh cookie names a session that no longer exists.
+    token_delivery::forget();
+    Ok(())
+}
+
+/// Until when (Unix seconds) the session's password counts as recent; 0 when it doesn't.
+#[server(client = CsrfClient, prefix = "/rpc", endpoint = "reauthenticated_until")]
+pub async fn reauthenticated_until(access: String) -> Result<u64, ApiError> {
+    crate::server::AuthService::from_context()?.reauthenticated_until(&access).await
 }

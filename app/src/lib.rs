@@ -21,7 +21,10 @@ use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
-use pages::{AdminPage, HomePage, LoginPage, NotFoundPage, ProfilePage, RegisterPage, SecurityPage};
+use pages::{
+    AdminPage, ForgotPasswordPage, HomePage, LoginPage, NotFoundPage, ProfilePage, RegisterPage,
+    ResetPasswordPage, SecurityPage, VerifyEmailPage,
+};
 
 /// The HTML document around the app, rendered by the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -61,6 +64,9 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/profile") view=ProfilePage/>
                         <Route path=path!("/security") view=SecurityPage/>
                         <Route path=path!("/admin") view=AdminPage/>
+                        <Route path=path!("/forgot-password") view=ForgotPasswordPage/>
+                        <Route path=path!("/reset-password") view=ResetPasswordPage/>
+                        <Route path=path!("/verify-email") view=VerifyEmailPage/>
                     </Routes>
                 </main>
             </AuthProvider>

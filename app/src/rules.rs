@@ -78,6 +78,13 @@ pub fn check_password(password: &str, username: &str) -> Result<(), ApiError> {
     }
 }
 
+/// An address as compared for uniqueness and lookups: trimmed and lowercased. (The local
+/// part may be case-sensitive in theory; no mail system people use treats it so, and two
+/// accounts differing only in case would be a trap.)
+pub fn email_key(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
 pub fn check_email(email: &str) -> Result<(), ApiError> {
     let email = email.trim();
     let bad = || Err(ApiError::invalid("email", "Enter a valid email address."));
@@ -139,7 +146,8 @@ pub fn check_new_account(form: &NewAccount) -> Result<(), ApiError> {
 
 /// The rules for a profile edit: the same as for those fields of a new account.
 pub fn check_profile(update: &ProfileUpdate) -> Result<(), ApiError> {
-    check_contact(&update.email, &update.first_name, &update.last_name)
+    check_name("first_name", "first name", &update.first_name)?;
+    check_name("last_name", "last name", &update.last_name)
 }
 
 fn check_contact(email: &str, first_name: &str, last_name: &str) -> Result<(), ApiError> {

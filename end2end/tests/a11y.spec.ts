@@ -36,6 +36,15 @@ async function visit(page: Page, path: string, heading: string) {
   await expect(page.getByRole("heading", { name: heading, exact: true })).toBeVisible();
 }
 
+/** Visits each [path, heading, name], checks it with axe and photographs it. */
+async function scanAll(page: Page, testInfo: TestInfo, pages: [string, string, string][]) {
+  for (const [path, heading, name] of pages) {
+    await visit(page, path, heading);
+    await expectAccessible(page, name);
+    await photograph(page, testInfo, name);
+  }
+}
+
 test("the pages anyone can open are accessible", async ({ page }, testInfo) => {
   await visit(page, "/", "Welcome");
   await expectAccessible(page, "home");
@@ -54,6 +63,18 @@ test("the pages anyone can open are accessible", async ({ page }, testInfo) => {
   await photograph(page, testInfo, "login");
 });
 
+test("the pages mailed links open, and the way to them, are accessible", async ({ page }, testInfo) => {
+  await scanAll(page, testInfo, [
+    ["/forgot-password", "Forgot your password?", "forgot-password"],
+    ["/reset-password?token=not-a-real-one", "Choose a new password", "reset-password"],
+    ["/verify-email?token=not-a-real-one", "Confirm your email address", "verify-email"],
+  ]);
+  // An answer shown, too: a used or unknown link says so.
+  await page.getByRole("button", { name: "Confirm my address" }).click();
+  await expect(page.getByRole("alert")).toContainText("not valid any more");
+  await expectAccessible(page, "verify-email with an error");
+});
+
 test("the signed-in pages are accessible, the admin's included", async ({ page }, testInfo) => {
   const login = new LoginPage(page);
   await login.goto();
@@ -61,15 +82,11 @@ test("the signed-in pages are accessible, the admin's included", async ({ page }
   await expect(page).toHaveURL("/profile"); // signed in before navigating away
   // A second session, so the security page lists one with a "Sign out" button.
   await restAccessToken(page, ADMIN.username, ADMIN.password);
-  for (const [path, heading, name] of [
+  await scanAll(page, testInfo, [
     ["/profile", "Your profile", "profile"],
     ["/security", "Where you're signed in", "security"],
     ["/admin", "Users", "admin"],
-  ]) {
-    await visit(page, path, heading);
-    await expectAccessible(page, name);
-    await photograph(page, testInfo, name);
-  }
+  ]);
 
   // What the security page photographs showed once, at desktop width: a "Sign out" button
   // wrapped one letter per line, and the two cards touching.

@@ -103,14 +103,14 @@ test("a new user registers and lands on their own profile", async ({ page }) => 
   const username = `ada${Date.now()}`;
   await register.register({
     username,
-    email: "ada@example.com",
+    email: `${username}@example.com`,
     firstName: "Ada",
     lastName: "Lovelace",
     password: "analytical engine",
   });
   await expect(page).toHaveURL("/profile");
   await new Header(page).expectSignedInAs(username);
-  await new ProfilePage(page).expectShows(username, "Ada", "Lovelace", "ada@example.com");
+  await new ProfilePage(page).expectShows(username, "Ada", "Lovelace", `${username}@example.com`);
 });
 
 test("registering a taken username explains what to change", async ({ page }) => {

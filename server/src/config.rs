@@ -74,6 +74,31 @@ pub struct Config {
     #[arg(long, env = "REGISTER_RATE_PER_MINUTE", default_value_t = 5)]
     pub register_rate_per_minute: u32,
 
+    /// Requests that send mail (reset, resend, change of address) per minute per client IP
+    /// (0: no limit).
+    #[arg(long, env = "MAIL_RATE_PER_MINUTE", default_value_t = 5)]
+    pub mail_rate_per_minute: u32,
+
+    /// Mails of links one address can be sent per hour, whoever asks (0: no limit).
+    #[arg(long, env = "MAIL_PER_ADDRESS_PER_HOUR", default_value_t = 5)]
+    pub mail_per_address_per_hour: u32,
+
+    /// The SMTP server mail goes through: smtp://host:port (plain, for a local relay),
+    /// smtp://user:pass@host:587?tls=required (STARTTLS) or smtps://user:pass@host (TLS).
+    /// Unset: each mail is written as an .eml file under <data dir>/mail/ and its link logged.
+    /// Set it by environment, not on the command line.
+    #[arg(long, env = "SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<Secret>,
+
+    /// The sender of every mail.
+    #[arg(long, env = "MAIL_FROM", default_value = "Leptos Auth <no-reply@localhost>")]
+    pub mail_from: String,
+
+    /// The origin that mailed links point at (https://auth.example.com) [default:
+    /// http://<listen address>].
+    #[arg(long, env = "PUBLIC_URL")]
+    pub public_url: Option<String>,
+
     /// Token refreshes per minute per client IP (0: no limit).
     #[arg(long, env = "REFRESH_RATE_PER_MINUTE", default_value_t = 60)]
     pub refresh_rate_per_minute: u32,
@@ -165,6 +190,13 @@ impl Config {
         if self.metrics_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
             return Err("METRICS_TOKEN must be at least 16 characters".into());
         }
+        if let Some(url) = &self.public_url {
+            let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+            let host = rest.map(|r| r.trim_end_matches('/'));
+            if host.is_none_or(|h| h.is_empty() || h.contains(['/', '?', '#', ' '])) {
+                return Err(format!("PUBLIC_URL: {url:?} is not an origin like https://auth.example.com"));
+            }
+        }
         if self.hash_concurrency == Some(0) {
             return Err("HASH_CONCURRENCY must be at least 1".into());
         }
@@ -179,6 +211,14 @@ impl Config {
                     .unwrap_or_else(|_| self.data_dir.join("app.db"));
                 format!("sqlite://{}?mode=rwc", path.display())
             }
+        }
+    }
+
+    /// Where mailed links point, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.addr),
         }
     }
 
@@ -269,6 +309,18 @@ mod tests {
         ])
         .unwrap();
         assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn public_url_must_be_an_origin() {
+        for bad in ["auth.example.com", "https://", "https://a.example/path", "ftp://a.example"] {
+            let c = Config::from_args(["server", "--public-url", bad]).unwrap();
+            assert!(c.validate().unwrap_err().contains("PUBLIC_URL"), "{bad}");
+        }
+        let c = Config::from_args(["server", "--public-url", "https://auth.example.com/"]).unwrap();
+        assert!(c.validate().is_ok());
+        assert_eq!(c.public_url(), "https://auth.example.com");
+        assert_eq!(Config::from_args(["server"]).unwrap().public_url(), "http://127.0.0.1:3000");
     }
 
     #[test]

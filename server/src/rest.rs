@@ -37,7 +37,7 @@ pub fn cors(allowed_origins: &[String]) -> Option<CorsLayer> {
 }
 
 pub fn router() -> Router<AppState> {
-    let endpoints: [(&str, MethodRouter<AppState>); 9] = [
+    let endpoints: [(&str, MethodRouter<AppState>); 16] = [
         ("/api/token", post(token)),
         ("/api/token/refresh", post(refresh)),
         ("/api/token/verify", post(verify)),
@@ -48,6 +48,14 @@ pub fn router() -> Router<AppState> {
         ("/api/sessions", get(list_sessions).delete(logout_everywhere)),
         ("/api/sessions/{id}", delete(revoke_session)),
         ("/api/password", post(change_password)),
+        // The account lifecycle (../shared/CONTRACT-ACCOUNTS.md).
+        ("/api/email/verify", post(verify_email)),
+        ("/api/email/verify/resend", post(resend_verification)),
+        ("/api/email/change", post(change_email)),
+        ("/api/password/reset", post(request_password_reset)),
+        ("/api/password/reset/confirm", post(confirm_password_reset)),
+        ("/api/account", delete(delete_account)),
+        ("/api/reauthenticate", post(reauthenticate)),
     ];
     let mut router = Router::new();
     for (path, handler) in endpoints {
@@ -77,7 +85,8 @@ pub fn router() -> Router<AppState> {
                        errors, limits, the browser app's server functions) is docs/api.md in the repository."
     ),
     paths(token, refresh, verify, blacklist, profile, register, list_sessions, revoke_session,
-          logout_everywhere, change_password, jwks),
+          logout_everywhere, change_password, verify_email, resend_verification, change_email,
+          request_password_reset, confirm_password_reset, delete_account, reauthenticate, jwks),
     components(schemas(ErrorCode)),
     modifiers(&BearerAuth)
 )]
@@ -224,6 +233,142 @@ async fn change_password(
 ) -> Result<Json<Value>, ApiError> {
     auth.change_password(&access, change, meta).await?;
     Ok(done())
+}
+
+#[derive(Deserialize, ToSchema)]
+struct LinkToken {
+    token: String,
+}
+
+#[utoipa::path(post, path = "/api/email/verify/", tag = "account", request_body = LinkToken,
+    description = "Uses a verification link's token: the address is verified, or (a change-of-address link) becomes the account's.",
+    responses((status = 200, description = "`{}`"), (status = 400, description = "`invalid_token`", body = ApiError),
+        (status = 409, description = "The new address was taken meanwhile", body = ApiError), (status = 429, body = ApiError)))]
+async fn verify_email(
+    State(auth): State<AuthService>,
+    Client(meta): Client,
+    ApiJson(body): ApiJson<LinkToken>,
+) -> Result<Json<Value>, ApiError> {
+    auth.verify_email(&body.token, meta).await?;
+    Ok(done())
+}
+
+#[utoipa::path(post, path = "/api/email/verify/resend/", tag = "account", security(("bearer" = [])),
+    description = "A new verification link to the account's address (the older one dies). Nothing is sent to an address already verified.",
+    responses((status = 202, description = "`{}`"), (status = 401, body = ApiError), (status = 429, body = ApiError)))]
+async fn resend_verification(
+    State(auth): State<AuthService>,
+    Client(meta): Client,
+    Bearer(access): Bearer,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    auth.resend_verification(&access, meta).await?;
+    Ok((StatusCode::ACCEPTED, done()))
+}
+
+/// Not `Debug`: it may carry a password.
+#[derive(Deserialize, ToSchema)]
+struct EmailChange {
+    new_email: String,
+    /// Optional when the session proved the password in the last 10 minutes.
+    #[serde(default)]
+    password: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/email/change/", tag = "account", security(("bearer" = [])), request_body = EmailChange,
+    description = "A link to the new address (used through /api/email/verify/) and a notice to the current one. The address changes only when the link is used.",
+    responses((status = 202, description = "`{}`"), (status = 400, body = ApiError),
+        (status = 401, description = "`invalid_password` or `reauthentication_required`", body = ApiError),
+        (status = 409, body = ApiError), (status = 429, body = ApiError)))]
+async fn change_email(
+    State(auth): State<AuthService>,
+    Client(meta): Client,
+    Bearer(access): Bearer,
+    ApiJson(body): ApiJson<EmailChange>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    auth.change_email(&access, &body.new_email, body.password, meta).await?;
+    Ok((StatusCode::ACCEPTED, done()))
+}
+
+#[derive(Deserialize, ToSchema)]
+struct ResetRequest {
+    email: String,
+}
+
+#[utoipa::path(post, path = "/api/password/reset/", tag = "account", request_body = ResetRequest,
+    description = "Mails a reset link to the account with this address, if any. The same answer, at once, either way.",
+    responses((status = 202, description = "`{\"detail\"}`"), (status = 400, body = ApiError), (status = 429, body = ApiError)))]
+async fn request_password_reset(
+    State(auth): State<AuthService>,
+    Client(meta): Client,
+    ApiJson(body): ApiJson<ResetRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    auth.request_password_reset(&body.email, meta).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "detail": app::server::RESET_REQUESTED }))))
+}
+
+/// Not `Debug`: it carries a password.
+#[derive(Deserialize, ToSchema)]
+struct ResetConfirm {
+    token: String,
+    new_password: String,
+}
+
+#[utoipa::path(post, path = "/api/password/reset/confirm/", tag = "account", request_body = ResetConfirm,
+    description = "Sets the new password; every session of the user ends at once.",
+    responses((status = 200, description = "`{}`"),
+        (status = 400, description = "`invalid_token`, or `invalid` with `field: new_password`", body = ApiError),
+        (status = 429, body = ApiError)))]
+async fn confirm_password_reset(
+    State(auth): State<AuthService>,
+    Client(meta): Client,
+    ApiJson(body): ApiJson<ResetConfirm>,
+) -> Result<Json<Value>, ApiError> {
+    auth.confirm_password_reset(&body.token, body.new_password, meta).await?;
+    Ok(done())
+}
+
+/// Not `Debug`: it carries a password.
+#[derive(Deserialize, ToSchema)]
+struct PasswordConfirm {
+    /// Optional for account deletion when the session proved the password in the last 10 minutes.
+    #[serde(default)]
+    password: Option<String>,
+}
+
+#[utoipa::path(delete, path = "/api/account/", tag = "account", security(("bearer" = [])), request_body = PasswordConfirm,
+    description = "Deletes the caller's account: every session ends, personal data goes, the username is free again.",
+    responses((status = 204), (status = 401, description = "`invalid_password` or `reauthentication_required`", body = ApiError)))]
+async fn delete_account(
+    State(auth): State<AuthService>,
+    Client(meta): Client,
+    Bearer(access): Bearer,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, ApiError> {
+    // The body is optional here (a DELETE often has none): without one, recent
+    // authentication must come from the session.
+    let password = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        serde_json::from_slice::<PasswordConfirm>(&body)
+            .map_err(|_| ApiError::new(ErrorCode::ParseError, "The request body is not valid JSON."))?
+            .password
+    };
+    auth.delete_account(&access, password, meta).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/reauthenticate/", tag = "account", security(("bearer" = [])), request_body = PasswordConfirm,
+    description = "Proves the password again: for 10 minutes, sensitive changes in this session need no password.",
+    responses((status = 200, description = "`{\"reauthenticated_until\": <Unix seconds>}`"),
+        (status = 401, body = ApiError), (status = 429, body = ApiError)))]
+async fn reauthenticate(
+    State(auth): State<AuthService>,
+    Client(meta): Client,
+    Bearer(access): Bearer,
+    ApiJson(body): ApiJson<PasswordConfirm>,
+) -> Result<Json<Value>, ApiError> {
+    let until = auth.reauthenticate(&access, body.password.unwrap_or_default(), meta).await?;
+    Ok(Json(json!({ "reauthenticated_until": until })))
 }
 
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "tokens",

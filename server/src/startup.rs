@@ -6,7 +6,9 @@ use crate::config::Config;
 use crate::state::AppState;
 use crate::{db, headers, health, metrics, rest, rpc, tasks};
 use anyhow::Context;
-use app::server::{AuthService, AuthSettings, KeySource, LimitSettings, TokenSettings};
+use app::server::{
+    AuthService, AuthSettings, KeySource, LimitSettings, MailSettings, MailTransport, TokenSettings,
+};
 use app::{App, shell};
 use axum::Router;
 use axum::middleware;
@@ -60,6 +62,10 @@ impl Application {
             tokio::spawn(tasks::reload_keys_periodically(self.auth.clone())),
             tokio::spawn({
                 let auth = self.auth.clone();
+                async move { auth.deliver_mail().await }
+            }),
+            tokio::spawn({
+                let auth = self.auth.clone();
                 async move { auth.follow_revocations().await }
             }),
         ];
@@ -105,6 +111,20 @@ pub async fn auth_service(config: &Config) -> anyhow::Result<AuthService> {
             trusted_proxies: config.trusted_proxies.clone(),
             login_lock_base_secs: config.login_lock_base.as_secs().max(1),
             throttle_max_rows: config.login_throttle_max_rows,
+            mail_per_minute: config.mail_rate_per_minute,
+            mail_per_address_per_hour: config.mail_per_address_per_hour,
+        },
+        mail: MailSettings {
+            transport: match &config.smtp_url {
+                Some(url) => MailTransport::Smtp(url.expose().to_owned()),
+                None => {
+                    let folder = config.data_dir.join("mail");
+                    db::create_private_folder(&folder)?;
+                    MailTransport::Files(folder)
+                }
+            },
+            from: config.mail_from.clone(),
+            public_url: config.public_url(),
         },
     };
     AuthService::start(pools, keys, settings)

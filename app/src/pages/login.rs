@@ -48,10 +48,13 @@ pub fn LoginPage() -> impl IntoView {
                 <TextField id="login-password" label="Password" name="password" autocomplete="current-password"
                     value=password
                     kind=Signal::derive(move || if show_password.get() { "text" } else { "password" }) />
-                <label class="check">
-                    <input type="checkbox" bind:checked=show_password />
-                    "Show password"
-                </label>
+                <div class="row spread">
+                    <label class="check">
+                        <input type="checkbox" bind:checked=show_password />
+                        "Show password"
+                    </label>
+                    <a href="/forgot-password">"Forgot password?"</a>
+                </div>
                 <p class="error" role="alert">{move || form.message()}</p>
                 <button type="submit" disabled=move || form.disabled()>
                     {move || if form.pending() { "Logging in…" } else { "Log in" }}

@@ -1,10 +1,12 @@
 //! One module per route.
 
+mod account;
 mod admin;
 mod home;
 mod login;
 mod not_found;
 mod profile;
+mod recovery;
 mod register;
 mod security;
 
@@ -13,5 +15,6 @@ pub use home::HomePage;
 pub use login::LoginPage;
 pub use not_found::NotFoundPage;
 pub use profile::ProfilePage;
+pub use recovery::{ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage};
 pub use register::RegisterPage;
 pub use security::SecurityPage;

@@ -1,6 +1,6 @@
 use crate::api::Profile;
 use crate::auth::use_auth;
-use crate::components::{NameFields, RequireAuth, Submission, TextField};
+use crate::components::{NameFields, RequireAuth, Submission};
 use crate::functions;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -36,6 +36,7 @@ fn ProfileCard() -> impl IntoView {
                 {move || profile.get().map(|result| match result {
                     Ok(p) if editing.get() => view! { <ProfileForm profile=p saved=saved cancel=move || editing.set(false)/> }.into_any(),
                     Ok(p) => view! {
+                        {(!p.email_verified).then(|| view! { <VerifyBanner email=p.email.clone()/> })}
                         <dl class="profile">
                             <dt>"Username"</dt><dd>{p.username}</dd>
                             <dt>"First name"</dt><dd>{p.first_name}</dd>
@@ -51,7 +52,8 @@ fn ProfileCard() -> impl IntoView {
     }
 }
 
-/// First name, last name and email, checked by the server; an error is shown on its field.
+/// First and last name, checked by the server; an error is shown on its field. The address
+/// changes on the security page, through a mailed link.
 #[component]
 fn ProfileForm(
     profile: Profile,
@@ -62,12 +64,10 @@ fn ProfileForm(
     let form = Submission::new();
     let first_name = RwSignal::new(profile.first_name);
     let last_name = RwSignal::new(profile.last_name);
-    let email = RwSignal::new(profile.email);
     let on_submit = move |ev| {
         form.submit(ev, move || async move {
-            let (first, last, mail) =
-                (first_name.get_untracked(), last_name.get_untracked(), email.get_untracked());
-            let call = |access| functions::update_profile(access, first.clone(), last.clone(), mail.clone());
+            let (first, last) = (first_name.get_untracked(), last_name.get_untracked());
+            let call = |access| functions::update_profile(access, first.clone(), last.clone());
             auth.with_access(call).await?;
             saved();
             Ok(())
@@ -77,8 +77,6 @@ fn ProfileForm(
         <form method="post" on:submit=on_submit>
             <NameFields form=form first_name=first_name last_name=last_name
                 ids=("profile-first-name", "profile-last-name") />
-            <TextField id="profile-email" label="Email" name="email" autocomplete="email" kind="email"
-                value=email invalid=form.invalid("email") />
             <p class="error" role="alert">{move || form.message()}</p>
             <div class="actions">
                 <button type="submit" disabled=move || form.disabled()>
@@ -87,5 +85,32 @@ fn ProfileForm(
                 <button type="button" class="secondary" on:click=move |_| cancel()>"Cancel"</button>
             </div>
         </form>
+    }
+}
+
+/// Until the address is proved: what to do, and a way to get a new link.
+#[component]
+fn VerifyBanner(email: String) -> impl IntoView {
+    let auth = use_auth();
+    let form = Submission::new();
+    let sent = RwSignal::new(false);
+    let on_submit = move |ev| {
+        form.submit(ev, move || async move {
+            auth.with_access(functions::resend_verification).await?;
+            sent.set(true);
+            Ok(())
+        });
+    };
+    view! {
+        <div class="banner">
+            <p>"Please confirm your email address: open the link we mailed to " <strong>{email}</strong> "."</p>
+            <form method="post" on:submit=on_submit>
+                <p class="error" role="alert">{move || form.message()}</p>
+                {move || sent.get().then(|| view! { <p class="status" role="status">"A new link is on its way."</p> })}
+                <button type="submit" class="secondary" disabled=move || form.disabled()>
+                    {move || if form.pending() { "Sending…" } else { "Resend the link" }}
+                </button>
+            </form>
+        </div>
     }
 }

@@ -2,11 +2,13 @@ use crate::api::SessionInfo;
 use crate::auth::{AuthState, use_auth};
 use crate::components::{PasswordRules, RequireAuth, Submission, TextField};
 use crate::functions;
+use crate::pages::account::{ChangeEmail, DeleteAccount, RecentAuth};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_meta::Title;
 
-/// Where the user is signed in (ending any of those sessions, or all), and the password.
+/// Where the user is signed in (ending any of those sessions, or all), the password, the
+/// address, and deleting the account.
 #[component]
 pub fn SecurityPage() -> impl IntoView {
     view! {
@@ -14,8 +16,20 @@ pub fn SecurityPage() -> impl IntoView {
         <RequireAuth>
             <Sessions/>
             <ChangePassword/>
+            <AccountSettings/>
         </RequireAuth>
     }
+}
+
+#[component]
+fn AccountSettings() -> impl IntoView {
+    let recent = RecentAuth::new();
+    // Erased: the page's nested view type would otherwise exceed the compiler's depth limit.
+    view! {
+        <ChangeEmail recent=recent/>
+        <DeleteAccount recent=recent/>
+    }
+    .into_any()
 }
 
 #[component]

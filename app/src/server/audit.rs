@@ -21,6 +21,12 @@ pub enum Event {
     UserDisabled,
     UserEnabled,
     ProfileUpdated,
+    EmailVerified,
+    EmailChangeRequested,
+    EmailChanged,
+    PasswordResetRequested,
+    PasswordReset,
+    AccountDeleted,
 }
 
 impl Event {
@@ -40,6 +46,12 @@ impl Event {
             Self::UserDisabled => "user_disabled",
             Self::UserEnabled => "user_enabled",
             Self::ProfileUpdated => "profile_updated",
+            Self::EmailVerified => "email_verified",
+            Self::EmailChangeRequested => "email_change_requested",
+            Self::EmailChanged => "email_changed",
+            Self::PasswordResetRequested => "password_reset_requested",
+            Self::PasswordReset => "password_reset",
+            Self::AccountDeleted => "account_deleted",
         }
     }
 
@@ -54,6 +66,9 @@ impl Event {
         match self {
             Self::LoginLocked => Some("login_throttled"),
             Self::RefreshReuseDetected => Some("refresh_token_reuse"),
+            Self::PasswordReset => Some("password_reset"),
+            Self::EmailChanged => Some("email_changed"),
+            Self::AccountDeleted => Some("account_deleted"),
             _ => None,
         }
     }
@@ -74,6 +89,12 @@ impl Event {
             Self::UserDisabled => "account disabled; its sessions ended",
             Self::UserEnabled => "account enabled",
             Self::ProfileUpdated => "profile updated",
+            Self::EmailVerified => "email address verified",
+            Self::EmailChangeRequested => "email change requested; link mailed to the new address",
+            Self::EmailChanged => "email address changed",
+            Self::PasswordResetRequested => "password reset link mailed",
+            Self::PasswordReset => "password reset by mailed link; every session ended",
+            Self::AccountDeleted => "account deleted; every session ended",
         }
     }
 

@@ -39,7 +39,10 @@ impl IntoResponse for ApiError {
 fn bearer_challenge(code: ErrorCode) -> Option<&'static str> {
     match code {
         ErrorCode::TokenNotValid => Some(r#"Bearer realm="api", error="invalid_token""#),
-        ErrorCode::NotAuthenticated | ErrorCode::NoActiveAccount => Some(r#"Bearer realm="api""#),
+        ErrorCode::NotAuthenticated
+        | ErrorCode::NoActiveAccount
+        | ErrorCode::InvalidPassword
+        | ErrorCode::ReauthenticationRequired => Some(r#"Bearer realm="api""#),
         _ => None,
     }
 }

@@ -14,6 +14,10 @@ pub struct LimitSettings {
     pub login_per_minute: u32,
     pub register_per_minute: u32,
     pub refresh_per_minute: u32,
+    /// Requests that send mail, per minute per client IP.
+    pub mail_per_minute: u32,
+    /// Mails of links an address can be sent per hour, whoever asks (also the burst).
+    pub mail_per_address_per_hour: u32,
     /// Proxies whose `X-Forwarded-For` is believed. Empty: the socket's address is the client.
     pub trusted_proxies: Vec<IpAddr>,
     /// The first lock after repeated failed logins, in seconds; each further failure doubles it.
@@ -29,6 +33,8 @@ pub enum Action {
     Login,
     Register,
     Refresh,
+    /// A request that sends a mail.
+    Mail,
 }
 
 impl Action {
@@ -37,6 +43,7 @@ impl Action {
             Self::Login => "login",
             Self::Register => "register",
             Self::Refresh => "refresh",
+            Self::Mail => "mail",
         }
     }
 }
@@ -57,6 +64,7 @@ impl RateLimits {
             Action::Login => self.settings.login_per_minute,
             Action::Register => self.settings.register_per_minute,
             Action::Refresh => self.settings.refresh_per_minute,
+            Action::Mail => self.settings.mail_per_minute,
         };
         let Some(ip) = client.filter(|_| per_minute > 0) else {
             return Ok(());
@@ -68,6 +76,29 @@ impl RateLimits {
             Some(wait_ms) => {
                 tracing::warn!(security_event = "rate_limited", ?action, %ip, "too many requests from one client");
                 metrics::counter!("auth_rate_limited_total", "action" => action.as_str()).increment(1);
+                Err(ApiError::throttled(u64::try_from(wait_ms).unwrap_or(0) / 1000 + 1))
+            }
+        }
+    }
+
+    /// Takes one mail from the address's hourly budget (`email_key`, whether or not an
+    /// account has it, so the answer reveals nothing), or says how long to wait.
+    pub async fn check_address(&self, store: &Store, email_key: &str) -> Result<(), ApiError> {
+        let per_hour = self.settings.mail_per_address_per_hour;
+        if per_hour == 0 {
+            return Ok(());
+        }
+        let interval_ms = (3_600_000 / i64::from(per_hour)).max(1);
+        let bucket = format!("mail-to:{email_key}");
+        match store.take_rate_token(&bucket, now_ms(), interval_ms, i64::from(per_hour)).await? {
+            None => Ok(()),
+            Some(wait_ms) => {
+                tracing::warn!(
+                    security_event = "rate_limited",
+                    action = "mail",
+                    "too many mails to one address"
+                );
+                metrics::counter!("auth_rate_limited_total", "action" => "mail_address").increment(1);
                 Err(ApiError::throttled(u64::try_from(wait_ms).unwrap_or(0) / 1000 + 1))
             }
         }
@@ -183,6 +214,8 @@ mod tests {
         let limits = RateLimits::new(&LimitSettings {
             login_per_minute: 1,
             register_per_minute: 1,
+            mail_per_minute: 0,
+            mail_per_address_per_hour: 0,
             refresh_per_minute: 1,
             trusted_proxies: vec![proxy],
             login_lock_base_secs: 1,
@@ -206,6 +239,8 @@ mod tests {
         let limits = RateLimits::new(&LimitSettings {
             login_per_minute: 1,
             register_per_minute: 1,
+            mail_per_minute: 0,
+            mail_per_address_per_hour: 0,
             refresh_per_minute: 1,
             trusted_proxies: vec![ip("10.0.0.9")],
             login_lock_base_secs: 1,

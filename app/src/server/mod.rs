@@ -9,6 +9,7 @@ mod error;
 pub mod keys;
 pub mod limits;
 mod liveness;
+pub mod mail;
 pub mod password;
 mod service;
 mod store;
@@ -19,7 +20,8 @@ mod usernames;
 pub use error::{ClientMeta, internal_error};
 pub use keys::KeyAlgorithm;
 pub use limits::LimitSettings;
-pub use service::{AuthService, AuthSettings, KeySource};
+pub use mail::{MailSettings, MailTransport};
+pub use service::{AuthService, AuthSettings, KeySource, RESET_REQUESTED};
 pub use store::Pools;
 pub use tokens::TokenSettings;
 

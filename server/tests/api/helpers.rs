@@ -156,15 +156,27 @@ impl TestApp {
     /// see through the API (nothing written, a table bounded).
     pub async fn count(&self, sql: &'static str) -> i64 {
         use sqlx::{Connection, Row};
-        sqlx::any::install_default_drivers();
-        let url = match &self.database_url {
-            Some(url) => url.clone(),
-            None => format!("sqlite://{}/app.db", self._data.path().display()),
-        };
-        let mut db = sqlx::AnyConnection::connect(&url).await.unwrap();
+        let mut db = sqlx::AnyConnection::connect(&self.db_url()).await.unwrap();
         let n = sqlx::query(sql).fetch_one(&mut db).await.unwrap().try_get::<i64, _>(0).unwrap();
         db.close().await.unwrap();
         n
+    }
+
+    /// Runs a statement straight against the app's database: what a test can't do through
+    /// the API (make a link old, say).
+    pub async fn exec(&self, sql: &'static str) {
+        use sqlx::Connection;
+        let mut db = sqlx::AnyConnection::connect(&self.db_url()).await.unwrap();
+        sqlx::query(sql).execute(&mut db).await.unwrap();
+        db.close().await.unwrap();
+    }
+
+    fn db_url(&self) -> String {
+        sqlx::any::install_default_drivers();
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}/app.db", self._data.path().display()),
+        }
     }
 
     pub async fn login(&self, username: &str, password: &str) -> Value {

@@ -2,6 +2,7 @@
 //! on a random port, each test with its own temporary SQLite database (or PostgreSQL database,
 //! with `TEST_POSTGRES_URL`). One module per area: `cargo test --test api rotation::` runs one.
 
+mod account_mail;
 mod accounts;
 mod cookie_mode;
 mod data;
@@ -9,7 +10,9 @@ mod fleet;
 mod helpers;
 mod keys;
 mod limits;
+mod recovery;
 mod rotation;
 mod sessions;
+mod smtp;
 mod tokens;
 mod transport;

@@ -48,7 +48,8 @@ async fn profile_shows_only_the_tokens_own_user() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         body,
-        json!({"username": "user1", "first_name": "Sam", "last_name": "Smith", "email": "sam@example.com"})
+        json!({"username": "user1", "first_name": "Sam", "last_name": "Smith", "email": "sam@example.com",
+               "email_verified": true, "mfa": false})
     );
     let (_, body) = app.profile(tim["access"].as_str().unwrap()).await;
     assert_eq!(body["first_name"], "Tim");

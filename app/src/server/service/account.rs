@@ -1,16 +1,18 @@
-//! One's own account: registration, the profile, the password.
+//! One's own account: registration, the profile, the password, the address, deletion.
 
-use super::{AuthService, password_change_key};
+use super::AuthService;
+use super::recovery::VERIFY_LINK_SECS;
 use crate::api::{ApiError, NewAccount, PasswordChange, Profile, ProfileUpdate, Role};
-use crate::rules;
+use crate::rules::{self, email_key};
 use crate::server::audit::{Event, Record};
 use crate::server::limits::Action;
 use crate::server::liveness::Revocation;
+use crate::server::mail::link_token;
 use crate::server::password;
-use crate::server::store::NewUser;
+use crate::server::store::{NewMailToken, NewUser, Purpose};
 use crate::server::tokens::new_jti;
-use crate::server::usernames::{self, checked_username_key, username_key};
-use crate::server::{ClientMeta, now};
+use crate::server::usernames::{self, checked_username_key};
+use crate::server::{ClientMeta, internal_error, now};
 
 impl AuthService {
     /// The caller's own profile. Authenticates from the access token on every call,
@@ -23,8 +25,8 @@ impl AuthService {
             .ok_or_else(ApiError::token_not_valid)
     }
 
-    /// Changes the caller's own first name, last name and email (by the same rules as at
-    /// registration; an error names its field). Returns the profile as now stored.
+    /// Changes the caller's own first and last name (by the same rules as at registration;
+    /// an error names its field). Returns the profile as now stored.
     pub async fn update_profile(
         &self,
         access_token: &str,
@@ -33,8 +35,8 @@ impl AuthService {
     ) -> Result<Profile, ApiError> {
         let claims = self.authenticate_live(access_token).await?;
         rules::check_profile(&update)?;
-        let (first, last, email) = (update.first_name.trim(), update.last_name.trim(), update.email.trim());
-        self.store().update_profile(&claims.user_id, first, last, email).await?;
+        let (first, last) = (update.first_name.trim(), update.last_name.trim());
+        self.store().update_profile(&claims.user_id, first, last).await?;
         self.record_for(Event::ProfileUpdated, &claims, &meta).await;
         self.store()
             .profile_for_session(&claims.sid, &claims.user_id)
@@ -45,25 +47,26 @@ impl AuthService {
     /// Creates an account (registration).
     pub async fn register(&self, form: NewAccount, meta: ClientMeta) -> Result<Profile, ApiError> {
         self.0.limits.check(self.store(), Action::Register, self.client_ip(&meta)).await?;
-        self.create_account(form, Role::User, true).await
+        self.create_account(form, Role::User, Origin::Registered).await
     }
 
     /// Creates an account with a role (the CLI's create-user; `--admin` makes an admin).
     pub async fn create_user(&self, form: NewAccount, role: Role) -> Result<Profile, ApiError> {
-        self.create_account(form, role, true).await
+        self.create_account(form, role, Origin::Registered).await
     }
 
     /// The demo accounts' passwords (`password1`, ...) are the contract's, and deliberately
-    /// weak: only this explicit, opt-in path skips the strength check.
+    /// weak: only this explicit, opt-in path skips the strength check. Their addresses
+    /// count as verified.
     pub async fn create_demo_account(&self, form: NewAccount) -> Result<Profile, ApiError> {
-        self.create_account(form, Role::User, false).await
+        self.create_account(form, Role::User, Origin::Demo).await
     }
 
     async fn create_account(
         &self,
         form: NewAccount,
         role: Role,
-        check_strength: bool,
+        origin: Origin,
     ) -> Result<Profile, ApiError> {
         rules::check_new_account(&form)?;
         let key = checked_username_key(&form.username)?;
@@ -74,7 +77,11 @@ impl AuthService {
         if self.store().username_taken(&key, &skeleton).await? {
             return Err(ApiError::username_taken());
         }
-        if check_strength {
+        let mail_key = email_key(&form.email);
+        if self.store().email_taken(&mail_key).await? {
+            return Err(ApiError::email_taken("email"));
+        }
+        if origin == Origin::Registered {
             let context = [&*form.username, &*form.email, &*form.first_name, &*form.last_name];
             password::check_strength(&form.password, "password", &context)?;
         }
@@ -82,6 +89,7 @@ impl AuthService {
             (form.email.trim(), form.first_name.trim(), form.last_name.trim());
         let password_hash = self.0.passwords.hash(form.password).await?;
         let id = new_jti();
+        let now = now();
         let user = NewUser {
             id: &id,
             username: &form.username,
@@ -89,17 +97,38 @@ impl AuthService {
             username_skeleton: &skeleton,
             password_hash: &password_hash,
             email,
+            email_key: &mail_key,
+            email_verified: origin == Origin::Demo,
             first_name,
             last_name,
             role,
-            now: now(),
+            now,
         };
-        match self.store().insert_user(&user).await {
+        let (token, hash) = link_token().map_err(|e| internal_error("no randomness for a link", e))?;
+        let link = NewMailToken {
+            hash: &hash,
+            user_id: &id,
+            purpose: Purpose::VerifyEmail,
+            email,
+            now,
+            expires_at: now + VERIFY_LINK_SECS,
+        };
+        let mail = self.0.mails.verify_email(email, &form.username, &token);
+        let verification = (origin == Origin::Registered).then_some((&link, &mail));
+        match self.store().insert_user(&user, verification).await {
             Ok(()) => {}
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                return Err(ApiError::username_taken());
+                // Whichever constraint it was, the cheap checks above passed a moment ago.
+                return Err(if self.store().email_taken(&mail_key).await? {
+                    ApiError::email_taken("email")
+                } else {
+                    ApiError::username_taken()
+                });
             }
             Err(e) => return Err(e.into()),
+        }
+        if verification.is_some() {
+            self.mail_queued();
         }
         self.record(Record { event: Event::AccountCreated, user_id: Some(&id), session_id: None, ip: None })
             .await;
@@ -108,6 +137,8 @@ impl AuthService {
             first_name: first_name.to_owned(),
             last_name: last_name.to_owned(),
             email: email.to_owned(),
+            email_verified: origin == Origin::Demo,
+            mfa: false,
         })
     }
 
@@ -120,26 +151,96 @@ impl AuthService {
     ) -> Result<(), ApiError> {
         let claims = self.authenticate_live(access_token).await?;
         let username = claims.username.as_deref().unwrap_or_default();
-        // Checking the current password is a password guess like any login: same limits,
-        // but counted per account holder, not against the username's login lock. That lock
-        // is what a stranger can trigger, and it must not keep the owner, signed in with the
-        // right current password, from changing the password (the documented way out).
-        self.0.limits.check(self.store(), Action::Login, self.client_ip(&meta)).await?;
-        let change_key = password_change_key(&claims.user_id);
-        self.claim_attempt(&change_key, now()).await?;
-        let hash = self.store().password_hash(&claims.user_id).await?;
-        if !self.0.passwords.verify(change.current_password, hash).await? {
-            return Err(ApiError::invalid("current_password", "Your current password is not correct."));
-        }
-        self.store().clear_login_failures(&change_key).await?;
-        self.store().clear_login_failures(&username_key(username)).await?;
+        let wrong = || ApiError::invalid("current_password", "Your current password is not correct.");
+        self.check_own_password(&claims, change.current_password, &meta, wrong).await?;
         rules::check_password(&change.new_password, username)
             .map_err(|e| ApiError { field: Some("new_password".into()), ..e })?;
         password::check_strength(&change.new_password, "new_password", &[username])?;
         let new_hash = self.0.passwords.hash(change.new_password).await?;
-        let write = self.store().change_password(&claims.user_id, &claims.sid, &new_hash, now());
+        let account =
+            self.store().account_mail(&claims.user_id).await?.ok_or_else(ApiError::token_not_valid)?;
+        let notice = self.0.mails.password_changed(&account.email, &account.username);
+        let write = self.store().change_password(&claims.user_id, &claims.sid, &new_hash, now(), &notice);
         self.revoking(write, |_| Some(Revocation::User(claims.user_id.clone()))).await?;
+        self.mail_queued();
         self.record_for(Event::PasswordChanged, &claims, &meta).await;
         Ok(())
     }
+
+    /// Starts a change of address: a link to the new address (the address changes only when
+    /// it is used, through `verify_email`) and a notice to the current one. Needs recent
+    /// authentication: the password with the request, or proved in the last ten minutes.
+    pub async fn change_email(
+        &self,
+        access_token: &str,
+        new_email: &str,
+        password: Option<String>,
+        meta: ClientMeta,
+    ) -> Result<(), ApiError> {
+        let claims = self.authenticate_live(access_token).await?;
+        rules::check_email(new_email).map_err(|e| ApiError { field: Some("new_email".into()), ..e })?;
+        self.require_recent_auth(&claims, password, &meta).await?;
+        let account =
+            self.store().account_mail(&claims.user_id).await?.ok_or_else(ApiError::token_not_valid)?;
+        let (new_email, new_key) = (new_email.trim(), email_key(new_email));
+        if account.email_key.as_deref() == Some(new_key.as_str()) {
+            return Err(ApiError::invalid("new_email", "That is already your address."));
+        }
+        if self.store().email_taken(&new_key).await? {
+            return Err(ApiError::email_taken("new_email"));
+        }
+        self.0.limits.check(self.store(), Action::Mail, self.client_ip(&meta)).await?;
+        self.0.limits.check_address(self.store(), &new_key).await?;
+        let (token, hash) = link_token().map_err(|e| internal_error("no randomness for a link", e))?;
+        let now = now();
+        let link = NewMailToken {
+            hash: &hash,
+            user_id: &claims.user_id,
+            purpose: Purpose::ChangeEmail,
+            email: new_email,
+            now,
+            expires_at: now + VERIFY_LINK_SECS,
+        };
+        let mails = [
+            self.0.mails.change_email(new_email, &account.username, &token),
+            self.0.mails.email_change_requested(&account.email, &account.username, new_email),
+        ];
+        self.store().issue_mail_token(&link, &mails).await?;
+        self.mail_queued();
+        self.record_for(Event::EmailChangeRequested, &claims, &meta).await;
+        Ok(())
+    }
+
+    /// Deletes the caller's account: every session ends at once (on every instance), the
+    /// personal data goes, the username is free again, and the audit trail keeps a
+    /// tombstone. Needs recent authentication, as `change_email` does.
+    pub async fn delete_account(
+        &self,
+        access_token: &str,
+        password: Option<String>,
+        meta: ClientMeta,
+    ) -> Result<(), ApiError> {
+        let claims = self.authenticate_live(access_token).await?;
+        self.require_recent_auth(&claims, password, &meta).await?;
+        let account =
+            self.store().account_mail(&claims.user_id).await?.ok_or_else(ApiError::token_not_valid)?;
+        let notice = self.0.mails.account_deleted(&account.email, &account.username);
+        let write = self.store().delete_user(&claims.user_id, now(), &notice);
+        let deleted = self.revoking(write, |d| d.then(|| Revocation::User(claims.user_id.clone()))).await?;
+        if !deleted {
+            return Err(ApiError::token_not_valid());
+        }
+        self.mail_queued();
+        self.record_for(Event::AccountDeleted, &claims, &meta).await;
+        Ok(())
+    }
+}
+
+/// How an account comes to be.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// Registration or the CLI: the strength check applies, the address needs verifying.
+    Registered,
+    /// A demo account (`DEMO_USERS=1`): weak contract passwords, addresses verified.
+    Demo,
 }

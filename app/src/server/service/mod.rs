@@ -3,7 +3,10 @@
 //!
 //! - `sign_in`: login, refresh, logout, verify, the signed-in user of a page;
 //! - `sessions`: a user's sessions, ending one or all, pruning;
-//! - `account`: registration, profile, password change;
+//! - `account`: registration, profile, password change, email change, deletion;
+//! - `recovery`: the mailed links: verifying an address, resetting a password;
+//! - `reauth`: proving the password again before a sensitive change;
+//! - `outbox`: delivering queued mail;
 //! - `admin`: disabling accounts, the admin list, the audit log, signing keys.
 //!
 //! This file holds the service itself and what every use case shares: authenticating a
@@ -12,13 +15,20 @@
 
 mod account;
 mod admin;
+mod outbox;
+mod reauth;
+mod recovery;
 mod sessions;
 mod sign_in;
+
+pub use recovery::RESET_REQUESTED;
 
 use super::audit::{Event, Record};
 use super::keys::{KeyAlgorithm, KeyMaterial, KeyRing};
 use super::limits::{LimitSettings, RateLimits};
 use super::liveness::{Liveness, Revocation};
+use super::mail::templates::Mails;
+use super::mail::{MailSettings, Mailer};
 use super::password::Passwords;
 use super::store::{Attempt, Pools, Store};
 use super::tokens::{Claims, TokenSettings, TokenType, Tokens};
@@ -40,6 +50,7 @@ pub struct AuthSettings {
     /// Password hashes that may run at once.
     pub hash_concurrency: usize,
     pub limits: LimitSettings,
+    pub mail: MailSettings,
 }
 
 /// Where the signing keys come from.
@@ -68,6 +79,10 @@ struct Inner {
     last_kid_reload_ms: AtomicI64,
     session_max_lifetime: u64,
     refresh_grace_period: u64,
+    mailer: Mailer,
+    mails: Mails,
+    /// Wakes the delivery loop when a mail has been queued.
+    mail_queued: tokio::sync::Notify,
 }
 
 impl AuthService {
@@ -90,7 +105,12 @@ impl AuthService {
             }
         };
         store_missing_skeletons(&store).await?;
+        store_missing_email_keys(&store).await?;
+        let mailer = Mailer::new(&settings.mail).map_err(|e| ApiError::invalid("mail", e))?;
         Ok(Self(Arc::new(Inner {
+            mailer,
+            mails: Mails::new(&settings.mail.public_url),
+            mail_queued: tokio::sync::Notify::new(),
             liveness: Liveness::new(store.is_postgres()),
             last_kid_reload_ms: AtomicI64::new(0),
             store,
@@ -286,6 +306,26 @@ async fn store_missing_skeletons(store: &Store) -> Result<(), ApiError> {
             Ok(()) => {}
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 tracing::warn!(%user_id, "an existing account looks like another one; both are kept");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Accounts made before addresses were compared get their `email_key` at start. An address
+/// that two older accounts share stays with the first; the other account keeps working,
+/// cannot receive links until its owner changes its address, and is reported here.
+async fn store_missing_email_keys(store: &Store) -> Result<(), ApiError> {
+    for (user_id, email) in store.profiles_without_email_key().await? {
+        match store.set_email_key(&user_id, &crate::rules::email_key(&email)).await {
+            Ok(()) => {}
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                tracing::warn!(
+                    %user_id,
+                    "this account's email address is also another account's (compared without case); \
+                     it keeps working, but gets no mailed links until it changes its address"
+                );
             }
             Err(e) => return Err(e.into()),
         }

@@ -63,6 +63,7 @@ impl AuthService {
             ip: client_ip.as_deref(),
         };
         self.store().start_session(&session, &first).await?;
+        self.note_device(&account.id, meta.user_agent.as_deref(), now).await;
         let refresh =
             self.0.tokens.refresh_claims(&account.id, &sid, &first.jti, first.issued_at, first.expires_at);
         let tokens = self.pair(&account.username, &refresh, now)?;
@@ -77,6 +78,24 @@ impl AuthService {
                 session_tag: session_tag(&sid),
             },
         })
+    }
+
+    /// Remembers the browser and system of a sign-in; the first sign-in from one the account
+    /// has not used before is mailed to its owner. Best effort: the sign-in has happened.
+    async fn note_device(&self, user_id: &str, user_agent: Option<&str>, now: u64) {
+        let device = device_name(user_agent.unwrap_or_default());
+        let mails = &self.0.mails;
+        let noted = self
+            .store()
+            .remember_device(user_id, &device, now, |email, username| {
+                mails.new_sign_in(email, username, &device)
+            })
+            .await;
+        match noted {
+            Ok(true) => self.mail_queued(),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, user_id, "could not note the sign-in's device"),
+        }
     }
 
     /// Trades a refresh token for a new pair. The presented token is dead afterwards, except
@@ -164,5 +183,52 @@ impl AuthService {
             }
         };
         if live { Ok(()) } else { Err(ApiError::token_not_valid()) }
+    }
+}
+
+/// "Firefox on Linux": the browser family and system a User-Agent names, coarse enough that
+/// a browser update is not a new device. Order matters: Edge and Opera say "Chrome" too,
+/// Chrome says "Safari", Android says "Linux".
+pub fn device_name(user_agent: &str) -> String {
+    const BROWSERS: [(&str, &str); 7] = [
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("Firefox/", "Firefox"),
+        ("HeadlessChrome/", "Chrome"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+        ("curl/", "curl"),
+    ];
+    const SYSTEMS: [(&str, &str); 7] = [
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("iPad", "iPadOS"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("CrOS", "ChromeOS"),
+        ("Linux", "Linux"),
+    ];
+    let browser =
+        BROWSERS.iter().find(|(mark, _)| user_agent.contains(mark)).map_or("An unknown browser", |b| b.1);
+    match SYSTEMS.iter().find(|(mark, _)| user_agent.contains(mark)) {
+        Some((_, system)) => format!("{browser} on {system}"),
+        None => browser.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::device_name;
+
+    #[test]
+    fn devices_are_browser_and_system() {
+        let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+        assert_eq!(device_name(firefox), "Firefox on Linux");
+        let edge = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) \
+                    Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0";
+        assert_eq!(device_name(edge), "Edge on Windows");
+        let android = "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 Chrome/131.0 Mobile Safari/537.36";
+        assert_eq!(device_name(android), "Chrome on Android");
+        assert_eq!(device_name(""), "An unknown browser");
     }
 }

@@ -10,14 +10,23 @@
 //! PostgreSQL both are the same pool.
 
 mod audit;
+mod devices;
+mod emails;
 mod keys;
+mod mail_tokens;
+mod outbox;
 mod sessions;
 mod throttle;
 mod users;
 
+pub use emails::Verified;
+pub use mail_tokens::{NewMailToken, Purpose};
 pub use sessions::{NewSession, RevokeReason, Rotation, RotationPolicy, TokenRow};
 pub use throttle::Attempt;
-pub use users::NewUser;
+pub use users::{AccountMail, NewUser};
+
+/// A transaction on either database.
+type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
 
 use sqlx::AnyPool;
 
@@ -36,6 +45,9 @@ pub struct Store {
 
 /// Audit events are kept this long (a year).
 const AUDIT_RETENTION_SECS: i64 = 365 * 86_400;
+
+/// Sent (or given-up) mail is kept this long (a week), bodies erased, for the record.
+const OUTBOX_RETENTION_SECS: i64 = 7 * 86_400;
 
 impl Store {
     pub fn new(pools: Pools) -> Self {
@@ -108,6 +120,8 @@ impl Store {
         .bind(to_i64(throttle_max_rows))
         .execute(&mut *tx)
         .await?;
+        mail_tokens::prune_tokens_in(&mut tx, now).await?;
+        outbox::prune_outbox_in(&mut tx, now - OUTBOX_RETENTION_SECS).await?;
         let sessions = sqlx::query(
             "DELETE FROM sessions
              WHERE expires_at < $1 OR absolute_expires_at < $1 OR revoked_at < $2",

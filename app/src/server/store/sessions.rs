@@ -2,7 +2,7 @@
 //! replacing the last. Rotation, reuse detection and revocation happen here, each in one
 //! transaction.
 
-use super::{Store, from_i64, to_i64};
+use super::{Store, Tx, from_i64, to_i64};
 use crate::server::tokens::Claims;
 
 pub struct NewSession<'a> {
@@ -52,6 +52,8 @@ pub enum RevokeReason {
     /// Its user signed out everywhere.
     LogoutAll,
     PasswordChanged,
+    /// A password reset by a mailed link.
+    PasswordReset,
     UserDisabled,
 }
 
@@ -63,6 +65,7 @@ impl RevokeReason {
             Self::ByUser => "revoked_by_user",
             Self::LogoutAll => "logout_all",
             Self::PasswordChanged => "password_changed",
+            Self::PasswordReset => "password_reset",
             Self::UserDisabled => "user_disabled",
         }
     }
@@ -93,16 +96,14 @@ struct PresentedRow {
     disabled_at: Option<i64>,
 }
 
-type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
-
 impl Store {
     /// Starts a session (a refresh-token family) with its first refresh token.
     pub async fn start_session(&self, session: &NewSession<'_>, first: &TokenRow) -> Result<(), sqlx::Error> {
         let mut tx = self.write.begin().await?;
         sqlx::query(
             "INSERT INTO sessions
-               (id, user_id, created_at, last_used_at, expires_at, absolute_expires_at, user_agent, ip)
-             VALUES ($1, $2, $3, $3, $4, $5, $6, $7)",
+               (id, user_id, created_at, last_used_at, expires_at, absolute_expires_at, user_agent, ip, auth_at)
+             VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $3)",
         )
         .bind(session.id)
         .bind(session.user_id)
@@ -256,6 +257,29 @@ impl Store {
         let n = revoke_user_sessions_in(&mut tx, user_id, keep, to_i64(now), reason).await?;
         tx.commit().await?;
         Ok(n)
+    }
+
+    /// When the live session last proved the password (Unix seconds; 0 for sessions from
+    /// before this was recorded).
+    pub async fn session_auth_at(&self, session_id: &str, user_id: &str) -> Result<Option<u64>, sqlx::Error> {
+        let row: Option<(Option<i64>,)> = sqlx::query_as(
+            "SELECT auth_at FROM sessions WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(session_id)
+        .bind(user_id)
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(row.map(|(at,)| from_i64(at.unwrap_or(0))))
+    }
+
+    /// Records that the session has just proved the password again.
+    pub async fn set_auth_at(&self, session_id: &str, now: u64) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE sessions SET auth_at = $1 WHERE id = $2")
+            .bind(to_i64(now))
+            .bind(session_id)
+            .execute(&self.write)
+            .await?;
+        Ok(())
     }
 
     /// True when the session is live and its user enabled: checked on every authenticated

@@ -1,8 +1,11 @@
 //! `users` and `profiles`: accounts, their names and their one profile each.
 
+use super::mail_tokens::{NewMailToken, Purpose, insert_token_in, take_token_in};
+use super::outbox::insert_mail_in;
 use super::sessions::{RevokeReason, revoke_user_sessions_in};
 use super::{Store, to_i64};
 use crate::api::{Profile, Role};
+use crate::server::mail::Outgoing;
 
 /// The one view of a user that carries the password hash: only login reads it.
 pub struct LoginAccount {
@@ -29,6 +32,9 @@ pub struct NewUser<'a> {
     pub username_skeleton: &'a str,
     pub password_hash: &'a str,
     pub email: &'a str,
+    pub email_key: &'a str,
+    /// Demo accounts start verified; everyone else proves the address by a mailed link.
+    pub email_verified: bool,
     pub first_name: &'a str,
     pub last_name: &'a str,
     pub role: Role,
@@ -53,13 +59,36 @@ struct ProfileRow {
     first_name: String,
     last_name: String,
     email: String,
+    email_verified_at: Option<i64>,
 }
 
 impl From<ProfileRow> for Profile {
     fn from(r: ProfileRow) -> Self {
-        Self { username: r.username, first_name: r.first_name, last_name: r.last_name, email: r.email }
+        Self {
+            username: r.username,
+            first_name: r.first_name,
+            last_name: r.last_name,
+            email: r.email,
+            email_verified: r.email_verified_at.is_some(),
+            mfa: false,
+        }
     }
 }
+
+/// Who to write to about an account.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct AccountMail {
+    pub user_id: String,
+    pub username: String,
+    pub username_key: String,
+    pub email: String,
+    pub email_key: Option<String>,
+    pub email_verified_at: Option<i64>,
+}
+
+const ACCOUNT_MAIL: &str =
+    "SELECT u.id AS user_id, u.username, u.username_key, p.email, p.email_key, p.email_verified_at
+     FROM users u JOIN profiles p ON p.user_id = u.id";
 
 impl Store {
     pub async fn find_login(&self, username_key: &str) -> Result<Option<LoginAccount>, sqlx::Error> {
@@ -104,8 +133,13 @@ impl Store {
         Ok(())
     }
 
-    /// Inserts the user and their profile together: both rows or neither.
-    pub async fn insert_user(&self, user: &NewUser<'_>) -> Result<(), sqlx::Error> {
+    /// Inserts the user and their profile together (both rows or neither), with the link
+    /// that verifies the address and its mail, when there is one.
+    pub async fn insert_user(
+        &self,
+        user: &NewUser<'_>,
+        verification: Option<(&NewMailToken<'_>, &Outgoing)>,
+    ) -> Result<(), sqlx::Error> {
         let mut tx = self.write.begin().await?;
         sqlx::query(
             "INSERT INTO users (id, username, username_key, username_skeleton, password_hash, created_at, role)
@@ -120,32 +154,142 @@ impl Store {
         .bind(user.role.as_str())
         .execute(&mut *tx)
         .await?;
-        sqlx::query("INSERT INTO profiles (user_id, first_name, last_name, email) VALUES ($1, $2, $3, $4)")
-            .bind(user.id)
-            .bind(user.first_name)
-            .bind(user.last_name)
-            .bind(user.email)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO profiles (user_id, first_name, last_name, email, email_key, email_verified_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(user.id)
+        .bind(user.first_name)
+        .bind(user.last_name)
+        .bind(user.email)
+        .bind(user.email_key)
+        .bind(user.email_verified.then_some(to_i64(user.now)))
+        .execute(&mut *tx)
+        .await?;
+        if let Some((token, mail)) = verification {
+            insert_token_in(&mut tx, token).await?;
+            insert_mail_in(&mut tx, mail, user.now).await?;
+        }
         tx.commit().await
     }
 
-    /// Replaces the user's first name, last name and email.
+    /// Replaces the user's first and last name.
     pub async fn update_profile(
         &self,
         user_id: &str,
         first_name: &str,
         last_name: &str,
-        email: &str,
     ) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE profiles SET first_name = $1, last_name = $2, email = $3 WHERE user_id = $4")
+        sqlx::query("UPDATE profiles SET first_name = $1, last_name = $2 WHERE user_id = $3")
             .bind(first_name)
             .bind(last_name)
-            .bind(email)
             .bind(user_id)
             .execute(&self.write)
             .await?;
         Ok(())
+    }
+
+    /// The account's address, by user id.
+    pub async fn account_mail(&self, user_id: &str) -> Result<Option<AccountMail>, sqlx::Error> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{ACCOUNT_MAIL} WHERE u.id = $1 AND u.disabled_at IS NULL"
+        )))
+        .bind(user_id)
+        .fetch_optional(&self.read)
+        .await
+    }
+
+    /// The enabled account with this address (compared as `email_key`), if any.
+    pub async fn account_by_email(&self, email_key: &str) -> Result<Option<AccountMail>, sqlx::Error> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{ACCOUNT_MAIL} WHERE p.email_key = $1 AND u.disabled_at IS NULL"
+        )))
+        .bind(email_key)
+        .fetch_optional(&self.read)
+        .await
+    }
+
+    /// True when some account uses the address.
+    pub async fn email_taken(&self, email_key: &str) -> Result<bool, sqlx::Error> {
+        let row = sqlx::query("SELECT 1 FROM profiles WHERE email_key = $1")
+            .bind(email_key)
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// Profiles made before addresses were compared: (user id, email).
+    pub async fn profiles_without_email_key(&self) -> Result<Vec<(String, String)>, sqlx::Error> {
+        sqlx::query_as("SELECT user_id, email FROM profiles WHERE email_key IS NULL")
+            .fetch_all(&self.read)
+            .await
+    }
+
+    pub async fn set_email_key(&self, user_id: &str, email_key: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE profiles SET email_key = $1 WHERE user_id = $2")
+            .bind(email_key)
+            .bind(user_id)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    /// Uses up a reset link: the new password hash, every session ended, every other link
+    /// of the user void, the login lock cleared, the address verified if the link went to
+    /// it, and `notice` queued; all at once. `None` when the link was used meanwhile.
+    pub async fn reset_password(
+        &self,
+        token_hash: &str,
+        new_hash: &str,
+        now: u64,
+        notice: &Outgoing,
+    ) -> Result<Option<String>, sqlx::Error> {
+        let mut tx = self.write.begin().await?;
+        let Some(token) = take_token_in(&mut tx, token_hash, &[Purpose::ResetPassword], now).await? else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let user_id = token.user_id;
+        let (username_key,): (String,) =
+            sqlx::query_as("UPDATE users SET password_hash = $1 WHERE id = $2 RETURNING username_key")
+                .bind(new_hash)
+                .bind(&user_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        sqlx::query(
+            "UPDATE profiles SET email_verified_at = COALESCE(email_verified_at, $1)
+             WHERE user_id = $2 AND email_key = $3",
+        )
+        .bind(to_i64(now))
+        .bind(&user_id)
+        .bind(crate::rules::email_key(&token.email))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM mail_tokens WHERE user_id = $1").bind(&user_id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM login_throttle WHERE username_key = $1")
+            .bind(&username_key)
+            .execute(&mut *tx)
+            .await?;
+        revoke_user_sessions_in(&mut tx, &user_id, "", to_i64(now), RevokeReason::PasswordReset).await?;
+        insert_mail_in(&mut tx, notice, now).await?;
+        tx.commit().await?;
+        Ok(Some(user_id))
+    }
+
+    /// Deletes the account: the user row, and with it (ON DELETE CASCADE) the profile, every
+    /// session and token, every link and known device; `notice` is queued in the same
+    /// transaction. The audit trail keeps its rows (the user id, which names no one) as the
+    /// tombstone. Returns false when there was no such user.
+    pub async fn delete_user(&self, user_id: &str, now: u64, notice: &Outgoing) -> Result<bool, sqlx::Error> {
+        let mut tx = self.write.begin().await?;
+        let deleted = sqlx::query("DELETE FROM users WHERE id = $1").bind(user_id).execute(&mut *tx).await?;
+        if deleted.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        insert_mail_in(&mut tx, notice, now).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// The profile of the session's user, read in the same query that proves the session live.
@@ -155,7 +299,7 @@ impl Store {
         user_id: &str,
     ) -> Result<Option<Profile>, sqlx::Error> {
         let row: Option<ProfileRow> = sqlx::query_as(
-            "SELECT u.username, p.first_name, p.last_name, p.email
+            "SELECT u.username, p.first_name, p.last_name, p.email, p.email_verified_at
              FROM sessions s
              JOIN users u ON u.id = s.user_id
              JOIN profiles p ON p.user_id = u.id
@@ -199,13 +343,14 @@ impl Store {
         Ok(row.map(|(hash,)| hash))
     }
 
-    /// Stores the new hash and ends every other session of the user, together.
+    /// Stores the new hash, ends every other session of the user and queues `notice`, together.
     pub async fn change_password(
         &self,
         user_id: &str,
         keep_session: &str,
         new_hash: &str,
         now: u64,
+        notice: &Outgoing,
     ) -> Result<(), sqlx::Error> {
         let mut tx = self.write.begin().await?;
         sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
@@ -215,6 +360,7 @@ impl Store {
             .await?;
         revoke_user_sessions_in(&mut tx, user_id, keep_session, to_i64(now), RevokeReason::PasswordChanged)
             .await?;
+        insert_mail_in(&mut tx, notice, now).await?;
         tx.commit().await
     }
 
