@@ -64,6 +64,34 @@ pub struct ProfileUpdate {
     pub last_name: String,
 }
 
+/// A new authenticator, not active until a code from it is confirmed. Shown once: the
+/// secret is never in a response again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TotpEnrolment {
+    /// Base32, for typing into an app.
+    pub secret: String,
+    pub otpauth_uri: String,
+    /// The URI as a QR code, an SVG document rendered on the server.
+    pub qr_svg: String,
+}
+
+/// Single-use recovery codes, shown once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RecoveryCodes {
+    pub recovery_codes: Vec<String>,
+}
+
+/// The second-factor settings of one's own account.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct MfaStatus {
+    /// An authenticator app is on.
+    pub totp: bool,
+    pub recovery_codes_left: u64,
+}
+
 /// One of the user's live sessions (a login on some device).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -204,6 +232,17 @@ pub enum ErrorCode {
     InvalidPassword,
     /// A sensitive change needs the password: the session has not proved it recently.
     ReauthenticationRequired,
+    /// The password was right; the account's second factor comes next (`mfa_token`).
+    MfaRequired,
+    /// At sign-in: a wrong or used code, or an unknown or expired `mfa_token`.
+    InvalidCode,
+    /// At enrolment: a code that does not match the new authenticator. Sent as
+    /// `invalid_code` too (the contract's name), with 400 instead of 401; read back (in the
+    /// browser) as `InvalidCode`, which is all a client needs.
+    #[serde(rename(serialize = "invalid_code", deserialize = "invalid_enrolment_code"))]
+    InvalidEnrolmentCode,
+    /// A second factor of that kind is on already.
+    MfaAlreadyEnabled,
     /// Signed in, but not allowed to do this (not an admin).
     PermissionDenied,
     NotFound,
@@ -221,16 +260,18 @@ pub enum ErrorCode {
 impl ErrorCode {
     pub const fn status(self) -> u16 {
         match self {
-            Self::Invalid | Self::ParseError | Self::InvalidToken => 400,
+            Self::Invalid | Self::ParseError | Self::InvalidToken | Self::InvalidEnrolmentCode => 400,
             Self::NoActiveAccount
             | Self::TokenNotValid
             | Self::NotAuthenticated
             | Self::InvalidPassword
-            | Self::ReauthenticationRequired => 401,
+            | Self::ReauthenticationRequired
+            | Self::MfaRequired
+            | Self::InvalidCode => 401,
             Self::PermissionDenied => 403,
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
-            Self::UsernameTaken | Self::EmailTaken => 409,
+            Self::UsernameTaken | Self::EmailTaken | Self::MfaAlreadyEnabled => 409,
             Self::PayloadTooLarge => 413,
             Self::Throttled => 429,
             Self::UnsupportedMediaType => 415,
@@ -255,11 +296,14 @@ pub struct ApiError {
     /// Seconds to wait before trying again (with `throttled`; also sent as `Retry-After`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// With `mfa_required`: what `/api/token/mfa/` takes with the code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_token: Option<String>,
 }
 
 impl ApiError {
     pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
-        Self { detail: detail.into(), code, field: None, retry_after: None }
+        Self { detail: detail.into(), code, field: None, retry_after: None, mfa_token: None }
     }
 
     pub fn invalid_credentials() -> Self {
@@ -310,6 +354,20 @@ impl ApiError {
         Self {
             field: Some("password".to_owned()),
             ..Self::new(ErrorCode::ReauthenticationRequired, "Enter your password to confirm this change.")
+        }
+    }
+
+    pub fn mfa_required(mfa_token: String) -> Self {
+        Self {
+            mfa_token: Some(mfa_token),
+            ..Self::new(ErrorCode::MfaRequired, "Enter the code from your authenticator app.")
+        }
+    }
+
+    pub fn invalid_code() -> Self {
+        Self {
+            field: Some("code".to_owned()),
+            ..Self::new(ErrorCode::InvalidCode, "That code is not right, or this sign-in has expired.")
         }
     }
 

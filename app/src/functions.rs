@@ -8,7 +8,9 @@
 //! refresh and logout hand the refresh token over as the server's `TOKEN_STORAGE` says (see
 //! `server::token_delivery`).
 
-use crate::api::{ApiError, Profile, SessionInfo, SignIn, TokenPair, UserSummary};
+use crate::api::{
+    ApiError, MfaStatus, Profile, RecoveryCodes, SessionInfo, SignIn, TokenPair, TotpEnrolment, UserSummary,
+};
 use leptos::prelude::*;
 
 #[server(client = CsrfClient, prefix = "/rpc", endpoint = "login")]
@@ -214,4 +216,49 @@ pub async fn delete_account(access: String, password: String) -> Result<(), ApiE
 #[server(client = CsrfClient, prefix = "/rpc", endpoint = "reauthenticated_until")]
 pub async fn reauthenticated_until(access: String) -> Result<u64, ApiError> {
     crate::server::AuthService::from_context()?.reauthenticated_until(&access).await
+}
+
+// Second factors (docs/api.md §3.18–§3.22).
+
+/// The second step of a sign-in: `login` answered `mfa_required` with `mfa_token`.
+#[server(client = CsrfClient, prefix = "/rpc", endpoint = "login_mfa")]
+pub async fn login_mfa(mfa_token: String, code: String) -> Result<SignIn, ApiError> {
+    use crate::server::{AuthService, ClientMeta, token_delivery};
+    let auth = AuthService::from_context()?;
+    let sign_in = auth.login_mfa(&mfa_token, &code, ClientMeta::from_context()).await?;
+    Ok(token_delivery::deliver_sign_in(&auth, sign_in))
+}
+
+#[server(client = CsrfClient, name = GetMfaStatus, prefix = "/rpc", endpoint = "mfa_status")]
+pub async fn mfa_status(access: String) -> Result<MfaStatus, ApiError> {
+    crate::server::AuthService::from_context()?.mfa_status(&access).await
+}
+
+/// `password` may be empty while the session's password is recent.
+#[server(client = CsrfClient, prefix = "/rpc", endpoint = "enrol_totp")]
+pub async fn enrol_totp(access: String, password: String) -> Result<TotpEnrolment, ApiError> {
+    use crate::server::{AuthService, ClientMeta};
+    AuthService::from_context()?.enrol_totp(&access, Some(password), ClientMeta::from_context()).await
+}
+
+#[server(client = CsrfClient, prefix = "/rpc", endpoint = "confirm_totp")]
+pub async fn confirm_totp(access: String, code: String) -> Result<RecoveryCodes, ApiError> {
+    use crate::server::{AuthService, ClientMeta};
+    AuthService::from_context()?.confirm_totp(&access, &code, ClientMeta::from_context()).await
+}
+
+/// `password` may be empty while the session's password is recent.
+#[server(client = CsrfClient, prefix = "/rpc", endpoint = "disable_totp")]
+pub async fn disable_totp(access: String, password: String) -> Result<(), ApiError> {
+    use crate::server::{AuthService, ClientMeta};
+    AuthService::from_context()?.disable_totp(&access, Some(password), ClientMeta::from_context()).await
+}
+
+/// `password` may be empty while the session's password is recent.
+#[server(client = CsrfClient, prefix = "/rpc", endpoint = "regenerate_recovery_codes")]
+pub async fn regenerate_recovery_codes(access: String, password: String) -> Result<RecoveryCodes, ApiError> {
+    use crate::server::{AuthService, ClientMeta};
+    AuthService::from_context()?
+        .regenerate_recovery_codes(&access, Some(password), ClientMeta::from_context())
+        .await
 }

@@ -1,34 +1,11 @@
 // Every page is scanned with axe-core (no serious or critical violation) and photographed at
 // phone and desktop widths: the pictures are attached to the test results
 // (end2end/test-results/<test>/<page>-<width>.png) for a person to look at.
-import AxeBuilder from "@axe-core/playwright";
 import type { Page, TestInfo } from "@playwright/test";
+import { expectAccessible, photograph } from "./accessibility";
 import { expect, test } from "./fixtures";
 import { ADMIN } from "../playwright.config";
 import { LoginPage, restAccessToken } from "./pages/app";
-
-const WIDTHS = [
-  { name: "phone", width: 390, height: 844 },
-  { name: "desktop", width: 1280, height: 800 },
-];
-
-async function expectAccessible(page: Page, what: string) {
-  const results = await new AxeBuilder({ page }).analyze();
-  const serious = results.violations
-    .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-  expect(serious, `${what}: serious or critical accessibility violations`).toEqual([]);
-}
-
-async function photograph(page: Page, testInfo: TestInfo, what: string) {
-  for (const size of WIDTHS) {
-    await page.setViewportSize({ width: size.width, height: size.height });
-    // Written to the test's output folder (kept after the run), and listed in its report.
-    const path = testInfo.outputPath(`${what}-${size.name}.png`);
-    await page.screenshot({ path, fullPage: true });
-    await testInfo.attach(`${what}-${size.name}.png`, { path, contentType: "image/png" });
-  }
-}
 
 /** Opens `path` and waits for `heading`, so the page is rendered and hydrated. */
 async function visit(page: Page, path: string, heading: string) {

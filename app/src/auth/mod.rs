@@ -168,8 +168,17 @@ impl AuthContext {
         self.notice.get()
     }
 
+    /// Signs in with a password. For an account with a second factor this answers
+    /// `mfa_required` (with its `mfa_token`): then [`Self::login_mfa`] finishes.
     pub async fn login(self, username: String, password: String) -> Result<(), ApiError> {
         let sign_in = functions::login(username, password).await?;
+        self.step(|m| m.signed_in(StoredSession::new(sign_in, now_ms()), now_ms()));
+        Ok(())
+    }
+
+    /// The second step of a sign-in: the code from the authenticator, or a recovery code.
+    pub async fn login_mfa(self, mfa_token: String, code: String) -> Result<(), ApiError> {
+        let sign_in = functions::login_mfa(mfa_token, code).await?;
         self.step(|m| m.signed_in(StoredSession::new(sign_in, now_ms()), now_ms()));
         Ok(())
     }

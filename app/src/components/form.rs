@@ -27,6 +27,15 @@ impl Submission {
         F: Future<Output = Result<(), ApiError>> + 'static,
     {
         ev.prevent_default();
+        self.submit_with(request);
+    }
+
+    /// As `submit`, for a request started by something other than the form's submit (one
+    /// of several buttons, say).
+    pub fn submit_with<F>(self, request: impl FnOnce() -> F)
+    where
+        F: Future<Output = Result<(), ApiError>> + 'static,
+    {
         if self.pending.get_untracked() {
             return;
         }
@@ -87,6 +96,9 @@ pub fn TextField(
     #[prop(into, default = Signal::stored("text"))] kind: Signal<&'static str>,
     #[prop(optional)] invalid: Signal<bool>,
     #[prop(optional)] hint: Option<String>,
+    /// The keyboard a phone shows (`numeric` for codes).
+    #[prop(optional)]
+    inputmode: Option<&'static str>,
 ) -> impl IntoView {
     let hint_id = hint.as_ref().map(|_| format!("{id}-hint"));
     view! {
@@ -97,6 +109,7 @@ pub fn TextField(
                 name=name
                 type=move || kind.get()
                 autocomplete=autocomplete
+                inputmode=inputmode
                 required
                 aria-describedby=hint_id.clone()
                 aria-invalid=move || invalid.get().then_some("true")

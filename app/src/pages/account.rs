@@ -33,7 +33,7 @@ impl RecentAuth {
 
     /// Until the server has said whether the password is needed, the forms wait (a form
     /// sent without a field the server then wants would only fail).
-    fn known(self) -> bool {
+    pub fn known(self) -> bool {
         self.needs_password.get().is_some()
     }
 
@@ -43,7 +43,7 @@ impl RecentAuth {
 
     /// Learns from a sensitive call's answer: success proved the password (or the window
     /// was open), a refusal for want of one means the window has closed.
-    fn learn<T>(self, result: &Result<T, ApiError>) {
+    pub fn learn<T>(self, result: &Result<T, ApiError>) {
         match result {
             Ok(_) => self.needs_password.set(Some(false)),
             Err(e) if e.code == ErrorCode::ReauthenticationRequired => self.needs_password.set(Some(true)),
@@ -54,7 +54,7 @@ impl RecentAuth {
 
 /// The password field of a sensitive form, shown only while the server would ask for it.
 #[component]
-fn ConfirmPassword(
+pub fn ConfirmPassword(
     id: &'static str,
     recent: RecentAuth,
     value: RwSignal<String>,

@@ -1,3 +1,4 @@
+use crate::api::ErrorCode;
 use crate::auth::{safe_next, use_auth};
 use crate::components::{Submission, TextField};
 use leptos::prelude::*;
@@ -14,6 +15,8 @@ pub fn LoginPage() -> impl IntoView {
     let username = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let show_password = RwSignal::new(false);
+    // After a right password for an account with a second factor: the challenge's token.
+    let mfa_token = RwSignal::new(None::<String>);
     let next = move || safe_next(query.read_untracked().get("next").as_deref());
 
     // Signed in by another tab (or already signed in): nothing to do here, go on.
@@ -24,11 +27,22 @@ pub fn LoginPage() -> impl IntoView {
         }
     });
 
+    let go_on = {
+        let navigate = navigate.clone();
+        move || navigate(&next(), Default::default())
+    };
     let on_submit = move |ev| {
         let next = next();
         let navigate = navigate.clone();
         form.submit(ev, move || async move {
-            auth.login(username.get_untracked(), password.get_untracked()).await?;
+            match auth.login(username.get_untracked(), password.get_untracked()).await {
+                Err(e) if e.code == ErrorCode::MfaRequired => {
+                    password.set(String::new());
+                    mfa_token.set(e.mfa_token);
+                    return Ok(());
+                }
+                other => other?,
+            }
             navigate(&next, Default::default());
             Ok(())
         });
@@ -42,7 +56,10 @@ pub fn LoginPage() -> impl IntoView {
             {move || auth.notice().filter(|n| !n.is_transient()).map(|n| view! {
                 <p class="notice" role="status">{n.text()}</p>
             })}
-            <form method="post" on:submit=on_submit>
+            <Show when=move || mfa_token.with(Option::is_none) fallback=move || view! {
+                <SecondStep mfa_token=mfa_token go_on=go_on.clone()/>
+            }>
+            <form method="post" on:submit=on_submit.clone()>
                 <TextField id="login-username" label="Username" name="username" autocomplete="username"
                     value=username />
                 <TextField id="login-password" label="Password" name="password" autocomplete="current-password"
@@ -60,7 +77,60 @@ pub fn LoginPage() -> impl IntoView {
                     {move || if form.pending() { "Logging in…" } else { "Log in" }}
                 </button>
             </form>
+            </Show>
             <p class="aside">"No account yet? " <a href="/register">"Create one"</a> "."</p>
         </section>
+    }
+}
+
+/// The second step: a code from the authenticator app, or a recovery code instead.
+#[component]
+fn SecondStep(mfa_token: RwSignal<Option<String>>, go_on: impl Fn() + Clone + 'static) -> impl IntoView {
+    let auth = use_auth();
+    let form = Submission::new();
+    let code = RwSignal::new(String::new());
+    let recovery = RwSignal::new(false);
+    let on_submit = move |ev| {
+        let go_on = go_on.clone();
+        form.submit(ev, move || async move {
+            let token = mfa_token.get_untracked().unwrap_or_default();
+            match auth.login_mfa(token, code.get_untracked()).await {
+                Ok(()) => {
+                    go_on();
+                    Ok(())
+                }
+                Err(e) => {
+                    code.set(String::new());
+                    Err(e)
+                }
+            }
+        });
+    };
+    view! {
+        <form method="post" on:submit=on_submit>
+            <p>{move || if recovery.get() {
+                "Enter one of the recovery codes you saved when you set up two-step sign-in. Each works once."
+            } else {
+                "Open your authenticator app and enter the 6-digit code it shows for Leptos Auth."
+            }}</p>
+            <Show when=move || !recovery.get() fallback=move || view! {
+                <TextField id="login-recovery-code" label="Recovery code" name="code" autocomplete="off"
+                    value=code invalid=form.invalid("code") />
+            }>
+                <TextField id="login-code" label="Authentication code" name="code" autocomplete="one-time-code"
+                    inputmode="numeric" value=code invalid=form.invalid("code") />
+            </Show>
+            <p class="error" role="alert">{move || form.message()}</p>
+            <button type="submit" disabled=move || form.disabled()>
+                {move || if form.pending() { "Checking…" } else { "Continue" }}
+            </button>
+        </form>
+        <p class="aside">
+            <button type="button" class="link" on:click=move |_| recovery.update(|r| *r = !*r)>
+                {move || if recovery.get() { "Use the code from your app instead" } else { "Use a recovery code instead" }}
+            </button>
+            " · "
+            <a href="/login" on:click=move |_| mfa_token.set(None)>"Start over"</a>
+        </p>
     }
 }

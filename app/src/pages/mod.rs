@@ -9,6 +9,7 @@ mod profile;
 mod recovery;
 mod register;
 mod security;
+mod two_step;
 
 pub use admin::AdminPage;
 pub use home::HomePage;

@@ -3,6 +3,7 @@ use crate::auth::{AuthState, use_auth};
 use crate::components::{PasswordRules, RequireAuth, Submission, TextField};
 use crate::functions;
 use crate::pages::account::{ChangeEmail, DeleteAccount, RecentAuth};
+use crate::pages::two_step::TwoStep;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_meta::Title;
@@ -26,6 +27,7 @@ fn AccountSettings() -> impl IntoView {
     let recent = RecentAuth::new();
     // Erased: the page's nested view type would otherwise exceed the compiler's depth limit.
     view! {
+        <TwoStep recent=recent/>
         <ChangeEmail recent=recent/>
         <DeleteAccount recent=recent/>
     }

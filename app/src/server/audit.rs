@@ -27,6 +27,9 @@ pub enum Event {
     PasswordResetRequested,
     PasswordReset,
     AccountDeleted,
+    SecondFactorEnabled,
+    SecondFactorDisabled,
+    RecoveryCodesRegenerated,
 }
 
 impl Event {
@@ -52,6 +55,9 @@ impl Event {
             Self::PasswordResetRequested => "password_reset_requested",
             Self::PasswordReset => "password_reset",
             Self::AccountDeleted => "account_deleted",
+            Self::SecondFactorEnabled => "second_factor_enabled",
+            Self::SecondFactorDisabled => "second_factor_disabled",
+            Self::RecoveryCodesRegenerated => "recovery_codes_regenerated",
         }
     }
 
@@ -69,6 +75,7 @@ impl Event {
             Self::PasswordReset => Some("password_reset"),
             Self::EmailChanged => Some("email_changed"),
             Self::AccountDeleted => Some("account_deleted"),
+            Self::SecondFactorDisabled => Some("second_factor_disabled"),
             _ => None,
         }
     }
@@ -95,6 +102,9 @@ impl Event {
             Self::PasswordResetRequested => "password reset link mailed",
             Self::PasswordReset => "password reset by mailed link; every session ended",
             Self::AccountDeleted => "account deleted; every session ended",
+            Self::SecondFactorEnabled => "authenticator app turned on; other sessions ended",
+            Self::SecondFactorDisabled => "authenticator app turned off; other sessions ended",
+            Self::RecoveryCodesRegenerated => "new recovery codes made; the old ones stopped working",
         }
     }
 

@@ -42,7 +42,9 @@ fn bearer_challenge(code: ErrorCode) -> Option<&'static str> {
         ErrorCode::NotAuthenticated
         | ErrorCode::NoActiveAccount
         | ErrorCode::InvalidPassword
-        | ErrorCode::ReauthenticationRequired => Some(r#"Bearer realm="api""#),
+        | ErrorCode::ReauthenticationRequired
+        | ErrorCode::MfaRequired
+        | ErrorCode::InvalidCode => Some(r#"Bearer realm="api""#),
         _ => None,
     }
 }

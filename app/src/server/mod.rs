@@ -5,6 +5,7 @@
 //! the `server` crate and the Leptos server functions in [`crate::functions`] both call it.
 
 pub mod audit;
+mod data_key;
 mod error;
 pub mod keys;
 pub mod limits;
@@ -15,6 +16,7 @@ mod service;
 mod store;
 pub mod token_delivery;
 pub mod tokens;
+pub mod totp;
 mod usernames;
 
 pub use error::{ClientMeta, internal_error};

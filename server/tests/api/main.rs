@@ -10,6 +10,7 @@ mod fleet;
 mod helpers;
 mod keys;
 mod limits;
+mod mfa;
 mod recovery;
 mod rotation;
 mod sessions;

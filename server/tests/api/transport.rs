@@ -238,8 +238,13 @@ async fn the_openapi_document_describes_every_endpoint_of_the_contract_and_beyon
     assert_eq!(methods_of("/api/sessions/{id}/"), ["delete"]);
     assert_eq!(methods_of("/api/password/"), ["post"]);
     assert_eq!(methods_of("/.well-known/jwks.json"), ["get"]);
-    // ../shared/CONTRACT-ACCOUNTS.md (its TOTP rows belong to the second-factor work).
+    // ../shared/CONTRACT-ACCOUNTS.md, and the second-factor status and codes beside it.
+    assert_eq!(methods_of("/api/mfa/totp/"), ["delete", "post"]);
     for (path, method) in [
+        ("/api/token/mfa/", "post"),
+        ("/api/mfa/totp/confirm/", "post"),
+        ("/api/mfa/", "get"),
+        ("/api/mfa/recovery-codes/", "post"),
         ("/api/email/verify/", "post"),
         ("/api/email/verify/resend/", "post"),
         ("/api/email/change/", "post"),
@@ -250,7 +255,7 @@ async fn the_openapi_document_describes_every_endpoint_of_the_contract_and_beyon
     ] {
         assert_eq!(methods_of(path), [method], "{path}");
     }
-    assert_eq!(doc["paths"].as_object().unwrap().len(), 17, "nothing undocumented, nothing extra");
+    assert_eq!(doc["paths"].as_object().unwrap().len(), 22, "nothing undocumented, nothing extra");
 
     let schemas = &doc["components"]["schemas"];
     let token_pair: Vec<&str> =

@@ -129,6 +129,21 @@ impl Mails {
         )
     }
 
+    pub fn second_factor_changed(&self, to: &str, username: &str, on: bool) -> Outgoing {
+        let (subject, what) = if on {
+            (
+                "Two-step sign-in is on",
+                "An authenticator app now guards sign-ins to your account; your other sessions ended.",
+            )
+        } else {
+            (
+                "Two-step sign-in is off",
+                "The authenticator app no longer guards sign-ins to your account; your other sessions ended.",
+            )
+        };
+        self.notice(to, subject, username, &format!("{what} ({APP_NAME})"))
+    }
+
     pub fn account_deleted(&self, to: &str, username: &str) -> Outgoing {
         compose(
             to,

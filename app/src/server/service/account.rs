@@ -157,8 +157,7 @@ impl AuthService {
             .map_err(|e| ApiError { field: Some("new_password".into()), ..e })?;
         password::check_strength(&change.new_password, "new_password", &[username])?;
         let new_hash = self.0.passwords.hash(change.new_password).await?;
-        let account =
-            self.store().account_mail(&claims.user_id).await?.ok_or_else(ApiError::token_not_valid)?;
+        let account = self.own_account(&claims).await?;
         let notice = self.0.mails.password_changed(&account.email, &account.username);
         let write = self.store().change_password(&claims.user_id, &claims.sid, &new_hash, now(), &notice);
         self.revoking(write, |_| Some(Revocation::User(claims.user_id.clone()))).await?;
@@ -180,8 +179,7 @@ impl AuthService {
         let claims = self.authenticate_live(access_token).await?;
         rules::check_email(new_email).map_err(|e| ApiError { field: Some("new_email".into()), ..e })?;
         self.require_recent_auth(&claims, password, &meta).await?;
-        let account =
-            self.store().account_mail(&claims.user_id).await?.ok_or_else(ApiError::token_not_valid)?;
+        let account = self.own_account(&claims).await?;
         let (new_email, new_key) = (new_email.trim(), email_key(new_email));
         if account.email_key.as_deref() == Some(new_key.as_str()) {
             return Err(ApiError::invalid("new_email", "That is already your address."));
@@ -222,8 +220,7 @@ impl AuthService {
     ) -> Result<(), ApiError> {
         let claims = self.authenticate_live(access_token).await?;
         self.require_recent_auth(&claims, password, &meta).await?;
-        let account =
-            self.store().account_mail(&claims.user_id).await?.ok_or_else(ApiError::token_not_valid)?;
+        let account = self.own_account(&claims).await?;
         let notice = self.0.mails.account_deleted(&account.email, &account.username);
         let write = self.store().delete_user(&claims.user_id, now(), &notice);
         let deleted = self.revoking(write, |d| d.then(|| Revocation::User(claims.user_id.clone()))).await?;

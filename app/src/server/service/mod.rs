@@ -6,6 +6,7 @@
 //! - `account`: registration, profile, password change, email change, deletion;
 //! - `recovery`: the mailed links: verifying an address, resetting a password;
 //! - `reauth`: proving the password again before a sensitive change;
+//! - `mfa`: second factors (authenticator app, recovery codes) and a sign-in's second step;
 //! - `outbox`: delivering queued mail;
 //! - `admin`: disabling accounts, the admin list, the audit log, signing keys.
 //!
@@ -15,6 +16,7 @@
 
 mod account;
 mod admin;
+mod mfa;
 mod outbox;
 mod reauth;
 mod recovery;
@@ -33,7 +35,7 @@ use super::password::Passwords;
 use super::store::{Attempt, Pools, Store};
 use super::tokens::{Claims, TokenSettings, TokenType, Tokens};
 use super::usernames;
-use super::{ClientMeta, now};
+use super::{ClientMeta, internal_error, now};
 use crate::api::{ApiError, TokenPair};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -81,6 +83,8 @@ struct Inner {
     refresh_grace_period: u64,
     mailer: Mailer,
     mails: Mails,
+    /// Encrypts second-factor secrets, keys recovery-code hashes.
+    data_key: super::data_key::DataKey,
     /// Wakes the delivery loop when a mail has been queued.
     mail_queued: tokio::sync::Notify,
 }
@@ -107,7 +111,13 @@ impl AuthService {
         store_missing_skeletons(&store).await?;
         store_missing_email_keys(&store).await?;
         let mailer = Mailer::new(&settings.mail).map_err(|e| ApiError::invalid("mail", e))?;
+        let fresh =
+            super::data_key::DataKey::generate().map_err(|e| internal_error("no randomness for a key", e))?;
+        let stored = store.data_key(&fresh.to_b64(), now()).await?;
+        let data_key = super::data_key::DataKey::from_b64(&stored)
+            .ok_or_else(|| internal_error("the stored data key is unreadable", "not 32 bytes of base64"))?;
         Ok(Self(Arc::new(Inner {
+            data_key,
             mailer,
             mails: Mails::new(&settings.mail.public_url),
             mail_queued: tokio::sync::Notify::new(),
@@ -232,6 +242,11 @@ impl AuthService {
             return Err(ApiError::not_authenticated());
         }
         self.decode(access_token, Some(TokenType::Access)).await
+    }
+
+    /// Who to write to about the token's own account.
+    async fn own_account(&self, claims: &Claims) -> Result<super::store::AccountMail, ApiError> {
+        self.store().account_mail(&claims.user_id).await?.ok_or_else(ApiError::token_not_valid)
     }
 
     /// An access token whose session is still live.

@@ -57,8 +57,7 @@ impl AuthService {
     pub async fn resend_verification(&self, access_token: &str, meta: ClientMeta) -> Result<(), ApiError> {
         let claims = self.authenticate_live(access_token).await?;
         self.0.limits.check(self.store(), Action::Mail, self.client_ip(&meta)).await?;
-        let account =
-            self.store().account_mail(&claims.user_id).await?.ok_or_else(ApiError::token_not_valid)?;
+        let account = self.own_account(&claims).await?;
         let Some(key) = account.email_key.as_deref() else {
             return Err(ApiError::email_taken("email"));
         };

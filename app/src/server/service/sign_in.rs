@@ -6,7 +6,7 @@ use crate::api::{ApiError, SessionUser, SignIn, TokenPair};
 use crate::server::audit::{Event, Record};
 use crate::server::limits::Action;
 use crate::server::liveness::Revocation;
-use crate::server::store::{NewSession, RevokeReason, Rotation, RotationPolicy, TokenRow};
+use crate::server::store::{LoginAccount, NewSession, RevokeReason, Rotation, RotationPolicy, TokenRow};
 use crate::server::tokens::{TokenType, new_jti};
 use crate::server::usernames::checked_username_key;
 use crate::server::{ClientMeta, now};
@@ -44,8 +44,23 @@ impl AuthService {
                 return Err(ApiError::invalid_credentials());
             }
         };
+        if self.store().totp_factor(&account.id).await?.is_some_and(|f| f.confirmed_at.is_some()) {
+            // The password is right; the lock keeps counting until the second factor is too,
+            // so a known password doesn't buy unlimited guesses at the code.
+            return Err(self.mfa_challenge(&account.id, &meta, now).await?);
+        }
         self.store().clear_login_failures(&key).await?;
+        self.open_session(account, &meta, now).await
+    }
 
+    /// A new session for an account that has proved who it is: its first token pair.
+    pub(super) async fn open_session(
+        &self,
+        account: LoginAccount,
+        meta: &ClientMeta,
+        now: u64,
+    ) -> Result<SignIn, ApiError> {
+        let client = self.client_ip(meta);
         let sid = new_jti();
         let absolute_expires_at = now + self.0.session_max_lifetime;
         let first = TokenRow {

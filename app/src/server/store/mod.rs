@@ -12,6 +12,7 @@
 mod audit;
 mod devices;
 mod emails;
+mod factors;
 mod keys;
 mod mail_tokens;
 mod outbox;
@@ -23,7 +24,7 @@ pub use emails::Verified;
 pub use mail_tokens::{NewMailToken, Purpose};
 pub use sessions::{NewSession, RevokeReason, Rotation, RotationPolicy, TokenRow};
 pub use throttle::Attempt;
-pub use users::{AccountMail, NewUser};
+pub use users::{AccountMail, LoginAccount, NewUser};
 
 /// A transaction on either database.
 type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
@@ -121,6 +122,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         mail_tokens::prune_tokens_in(&mut tx, now).await?;
+        factors::prune_challenges_in(&mut tx, now).await?;
         outbox::prune_outbox_in(&mut tx, now - OUTBOX_RETENTION_SECS).await?;
         let sessions = sqlx::query(
             "DELETE FROM sessions

@@ -54,6 +54,8 @@ pub enum RevokeReason {
     PasswordChanged,
     /// A password reset by a mailed link.
     PasswordReset,
+    /// A second factor was turned on or off.
+    SecondFactorChanged,
     UserDisabled,
 }
 
@@ -66,6 +68,7 @@ impl RevokeReason {
             Self::LogoutAll => "logout_all",
             Self::PasswordChanged => "password_changed",
             Self::PasswordReset => "password_reset",
+            Self::SecondFactorChanged => "second_factor_changed",
             Self::UserDisabled => "user_disabled",
         }
     }

@@ -60,6 +60,7 @@ struct ProfileRow {
     last_name: String,
     email: String,
     email_verified_at: Option<i64>,
+    mfa: i64,
 }
 
 impl From<ProfileRow> for Profile {
@@ -70,7 +71,7 @@ impl From<ProfileRow> for Profile {
             last_name: r.last_name,
             email: r.email,
             email_verified: r.email_verified_at.is_some(),
-            mfa: false,
+            mfa: r.mfa != 0,
         }
     }
 }
@@ -105,6 +106,19 @@ impl Store {
             disabled: r.disabled_at.is_some(),
             role: Role::parse(&r.role),
         }))
+    }
+
+    /// The account by id, with its username lookup key (the second step of a sign-in).
+    pub async fn find_login_by_id(
+        &self,
+        user_id: &str,
+    ) -> Result<Option<(LoginAccount, String)>, sqlx::Error> {
+        let key: Option<(String,)> = sqlx::query_as("SELECT username_key FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.read)
+            .await?;
+        let Some((key,)) = key else { return Ok(None) };
+        Ok(self.find_login(&key).await?.map(|account| (account, key)))
     }
 
     /// True when the name, or a look-alike of it (same confusable skeleton), is taken.
@@ -299,7 +313,10 @@ impl Store {
         user_id: &str,
     ) -> Result<Option<Profile>, sqlx::Error> {
         let row: Option<ProfileRow> = sqlx::query_as(
-            "SELECT u.username, p.first_name, p.last_name, p.email, p.email_verified_at
+            "SELECT u.username, p.first_name, p.last_name, p.email, p.email_verified_at,
+                    CAST(CASE WHEN EXISTS (SELECT 1 FROM totp_factors t
+                                           WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL)
+                         THEN 1 ELSE 0 END AS BIGINT) AS mfa
              FROM sessions s
              JOIN users u ON u.id = s.user_id
              JOIN profiles p ON p.user_id = u.id
