@@ -198,7 +198,7 @@ pub async fn confirm_password_reset(token: String, new_password: String) -> Resu
 pub async fn change_email(access: String, new_email: String, password: String) -> Result<(), ApiError> {
     use crate::server::{AuthService, ClientMeta};
     AuthService::from_context()?
-        .change_email(&access, &new_email, Some(password), ClientMeta::from_context())
+        .change_email(&access, &new_email, recent_or(password), ClientMeta::from_context())
         .await
 }
 
@@ -206,7 +206,9 @@ pub async fn change_email(access: String, new_email: String, password: String) -
 #[server(client = CsrfClient, prefix = "/rpc", endpoint = "delete_account")]
 pub async fn delete_account(access: String, password: String) -> Result<(), ApiError> {
     use crate::server::{AuthService, ClientMeta, token_delivery};
-    AuthService::from_context()?.delete_account(&access, Some(password), ClientMeta::from_context()).await?;
+    AuthService::from_context()?
+        .delete_account(&access, recent_or(password), ClientMeta::from_context())
+        .await?;
     // In cookie mode the refresh cookie names a session that no longer exists.
     token_delivery::forget();
     Ok(())
@@ -238,7 +240,7 @@ pub async fn mfa_status(access: String) -> Result<MfaStatus, ApiError> {
 #[server(client = CsrfClient, prefix = "/rpc", endpoint = "enrol_totp")]
 pub async fn enrol_totp(access: String, password: String) -> Result<TotpEnrolment, ApiError> {
     use crate::server::{AuthService, ClientMeta};
-    AuthService::from_context()?.enrol_totp(&access, Some(password), ClientMeta::from_context()).await
+    AuthService::from_context()?.enrol_totp(&access, recent_or(password), ClientMeta::from_context()).await
 }
 
 #[server(client = CsrfClient, prefix = "/rpc", endpoint = "confirm_totp")]
@@ -251,7 +253,7 @@ pub async fn confirm_totp(access: String, code: String) -> Result<RecoveryCodes,
 #[server(client = CsrfClient, prefix = "/rpc", endpoint = "disable_totp")]
 pub async fn disable_totp(access: String, password: String) -> Result<(), ApiError> {
     use crate::server::{AuthService, ClientMeta};
-    AuthService::from_context()?.disable_totp(&access, Some(password), ClientMeta::from_context()).await
+    AuthService::from_context()?.disable_totp(&access, recent_or(password), ClientMeta::from_context()).await
 }
 
 /// `password` may be empty while the session's password is recent.
@@ -259,6 +261,13 @@ pub async fn disable_totp(access: String, password: String) -> Result<(), ApiErr
 pub async fn regenerate_recovery_codes(access: String, password: String) -> Result<RecoveryCodes, ApiError> {
     use crate::server::{AuthService, ClientMeta};
     AuthService::from_context()?
-        .regenerate_recovery_codes(&access, Some(password), ClientMeta::from_context())
+        .regenerate_recovery_codes(&access, recent_or(password), ClientMeta::from_context())
         .await
+}
+
+/// The browser sends an empty password when the page did not ask for one (the session's
+/// password is recent): that is "none", not a wrong one.
+#[cfg(feature = "ssr")]
+fn recent_or(password: String) -> Option<String> {
+    (!password.is_empty()).then_some(password)
 }

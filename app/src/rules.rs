@@ -91,7 +91,9 @@ pub fn check_email(email: &str) -> Result<(), ApiError> {
     if email.is_empty() || email.chars().count() > EMAIL_MAX_CHARS {
         return bad();
     }
-    if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    // Nor mailbox syntax that a mail library would read as a name plus another address
+    // (`x<victim@example.com>`): the address stored must be the address mailed.
+    if email.chars().any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\"\\".contains(c)) {
         return bad();
     }
     match email.split_once('@') {
@@ -201,9 +203,21 @@ mod tests {
     #[test]
     fn emails() {
         assert!(check_email("sam@example.com").is_ok());
-        for bad in
-            ["", "sam", "sam@", "@example.com", "sam@example", "s m@example.com", "a@b@c.com", "sam@.com"]
-        {
+        for bad in [
+            "",
+            "sam",
+            "sam@",
+            "@example.com",
+            "sam@example",
+            "s m@example.com",
+            "a@b@c.com",
+            "sam@.com",
+            // Mailbox syntax: the name would be stored, the other address mailed.
+            "x<victim@example.com>",
+            "\"x\"@example.com",
+            "a,b@example.com",
+            "a@example.com;b@example.org",
+        ] {
             assert!(check_email(bad).is_err(), "{bad:?} should be refused");
         }
     }

@@ -179,6 +179,12 @@ impl TestApp {
         }
     }
 
+    /// `POST /api/password/` with the access token: the status it answers.
+    pub async fn change_password(&self, access: &Value, current: &str, new: &str) -> StatusCode {
+        let body = json!({"current_password": current, "new_password": new});
+        self.send(reqwest::Method::POST, "/api/password/", access, Some(body)).await.0
+    }
+
     pub async fn login(&self, username: &str, password: &str) -> Value {
         let (status, body) =
             self.post("/api/token/", json!({"username": username, "password": password})).await;

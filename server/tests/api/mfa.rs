@@ -158,3 +158,17 @@ async fn turning_it_off_needs_the_password_and_sign_in_is_one_step_again() {
     assert_eq!(app.count("SELECT COUNT(*) FROM recovery_codes").await, 0);
     app.login("user2", "password2").await;
 }
+
+#[tokio::test]
+async fn a_second_step_begun_with_the_old_password_dies_with_it() {
+    let app = spawn_app().await;
+    let (secret, _, tokens) = enrolled(&app).await;
+    let token = mfa_token(&app).await;
+    assert_eq!(
+        app.change_password(&tokens["access"], "password2", "a much better passphrase").await,
+        StatusCode::OK
+    );
+    let (status, _) =
+        app.post("/api/token/mfa/", json!({"mfa_token": token, "code": code(&secret, 1)})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}

@@ -126,6 +126,13 @@ async fn a_reset_answers_the_same_for_unknown_addresses_and_mails_only_known_one
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(sink.mails_to("nobody@example.com").is_empty());
 
+    // Asking again at once does not void the link just mailed (anyone can ask).
+    let (status, _) = app.post("/api/password/reset/", json!({"email": "sam@example.com"})).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.mails_to("sam@example.com").len(), 1, "no second link within ten minutes");
+    assert_eq!(app.count("SELECT COUNT(*) FROM mail_tokens WHERE purpose = 'reset_password'").await, 1);
+
     let (status, body) = app.post("/api/password/reset/", json!({"email": "not an address"})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["field"], "email");
@@ -263,4 +270,17 @@ async fn accounts_from_before_keep_working_when_two_share_an_address() {
     again.login("user2", "password2").await;
     assert_eq!(again.count("SELECT COUNT(*) FROM profiles WHERE email_key = 'sam@example.com'").await, 1);
     assert_eq!(again.count("SELECT COUNT(*) FROM profiles WHERE email_key IS NULL").await, 1);
+}
+
+#[tokio::test]
+async fn over_an_address_budget_a_reset_answers_the_same_and_sends_nothing() {
+    let (app, sink) =
+        app_with_mail(&["--mail-rate-per-minute", "0", "--mail-per-address-per-hour", "1"]).await;
+    let first = app.post("/api/password/reset/", json!({"email": "tim@example.com"})).await;
+    sink.wait_for_subject("tim@example.com", "Reset your password").await;
+    app.exec("DELETE FROM mail_tokens").await; // so only the budget can stop the second
+    let second = app.post("/api/password/reset/", json!({"email": "tim@example.com"})).await;
+    assert_eq!(first, second, "no 429 a stranger could use to keep the owner from asking");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.mails_to("tim@example.com").len(), 1);
 }

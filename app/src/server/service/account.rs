@@ -87,6 +87,11 @@ impl AuthService {
         }
         let (email, first_name, last_name) =
             (form.email.trim(), form.first_name.trim(), form.last_name.trim());
+        if origin == Origin::Registered {
+            // The account is about to be made and its address mailed: that spends from the
+            // address's budget like any link (refused forms above spend nothing).
+            self.0.limits.check_address(self.store(), &mail_key).await?;
+        }
         let password_hash = self.0.passwords.hash(form.password).await?;
         let id = new_jti();
         let now = now();
@@ -181,14 +186,15 @@ impl AuthService {
         self.require_recent_auth(&claims, password, &meta).await?;
         let account = self.own_account(&claims).await?;
         let (new_email, new_key) = (new_email.trim(), email_key(new_email));
+        // Before the address is looked up: each 409 says an address is registered.
+        self.0.limits.check(self.store(), Action::Mail, self.client_ip(&meta)).await?;
+        self.0.limits.check_address(self.store(), &new_key).await?;
         if account.email_key.as_deref() == Some(new_key.as_str()) {
             return Err(ApiError::invalid("new_email", "That is already your address."));
         }
         if self.store().email_taken(&new_key).await? {
             return Err(ApiError::email_taken("new_email"));
         }
-        self.0.limits.check(self.store(), Action::Mail, self.client_ip(&meta)).await?;
-        self.0.limits.check_address(self.store(), &new_key).await?;
         let (token, hash) = link_token().map_err(|e| internal_error("no randomness for a link", e))?;
         let now = now();
         let link = NewMailToken {

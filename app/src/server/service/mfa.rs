@@ -64,6 +64,10 @@ impl AuthService {
         meta: ClientMeta,
     ) -> Result<RecoveryCodes, ApiError> {
         let claims = self.authenticate_live(access_token).await?;
+        // Six digits can be guessed: the same limits as a password check of one's own.
+        self.0.limits.check(self.store(), Action::Login, self.client_ip(&meta)).await?;
+        let attempts = super::password_change_key(&claims.user_id);
+        self.claim_attempt(&attempts, now()).await?;
         let wrong = || ApiError {
             field: Some("code".into()),
             ..ApiError::new(
@@ -78,7 +82,8 @@ impl AuthService {
         let secret = self.0.data_key.open(&factor.secret_box, &claims.user_id).ok_or_else(wrong)?;
         let now = now();
         let step = totp::matching_step(&secret, code, now, 0).ok_or_else(wrong)?;
-        let (codes, hashes) = self.new_recovery_codes()?;
+        self.store().clear_login_failures(&attempts).await?;
+        let (codes, hashes) = self.new_recovery_codes(&claims.user_id)?;
         let account = self.own_account(&claims).await?;
         let notice = self.0.mails.second_factor_changed(&account.email, &account.username, true);
         let write = self.store().confirm_totp(&claims.user_id, step, &hashes, &claims.sid, now, &notice);
@@ -123,7 +128,7 @@ impl AuthService {
         if !self.totp_enabled(&claims.user_id).await? {
             return Err(ApiError::invalid("code", "Turn on an authenticator app first."));
         }
-        let (codes, hashes) = self.new_recovery_codes()?;
+        let (codes, hashes) = self.new_recovery_codes(&claims.user_id)?;
         self.store().replace_recovery_codes(&claims.user_id, &hashes).await?;
         self.record_for(Event::RecoveryCodesRegenerated, &claims, &meta).await;
         Ok(RecoveryCodes { recovery_codes: codes })
@@ -203,11 +208,17 @@ impl AuthService {
         if normalised.len() != 10 {
             return Ok(false);
         }
-        Ok(self.store().use_recovery_code(user_id, &self.0.data_key.mac(&normalised), now).await?)
+        Ok(self.store().use_recovery_code(user_id, &self.recovery_hash(user_id, &normalised), now).await?)
+    }
+
+    /// What is stored of a recovery code: keyed, and bound to its user (two users' equal
+    /// codes never share a row key).
+    fn recovery_hash(&self, user_id: &str, normalised: &str) -> String {
+        self.0.data_key.mac(&format!("{user_id}:{normalised}"))
     }
 
     /// Ten new codes as shown (`abcde-fghij`) and as stored (keyed hashes).
-    fn new_recovery_codes(&self) -> Result<(Vec<String>, Vec<String>), ApiError> {
+    fn new_recovery_codes(&self, user_id: &str) -> Result<(Vec<String>, Vec<String>), ApiError> {
         let mut codes = Vec::with_capacity(RECOVERY_CODES);
         let mut hashes = Vec::with_capacity(RECOVERY_CODES);
         for _ in 0..RECOVERY_CODES {
@@ -215,7 +226,7 @@ impl AuthService {
             getrandom::fill(&mut bytes).map_err(|e| internal_error("no randomness for a code", e))?;
             let chars: String =
                 bytes.iter().map(|b| char::from(RECOVERY_ALPHABET[usize::from(b & 31)])).collect();
-            hashes.push(self.0.data_key.mac(&chars));
+            hashes.push(self.recovery_hash(user_id, &chars));
             codes.push(format!("{}-{}", &chars[..5], &chars[5..]));
         }
         Ok((codes, hashes))

@@ -19,6 +19,8 @@ use crate::server::{ClientMeta, internal_error, now};
 pub const VERIFY_LINK_SECS: u64 = 24 * 3600;
 /// A reset link lives an hour.
 pub const RESET_LINK_SECS: u64 = 3600;
+/// A reset link this young is not replaced by a new request.
+const FRESH_LINK_SECS: u64 = 600;
 
 /// The one answer to a reset request, whether or not an account has the address.
 pub const RESET_REQUESTED: &str =
@@ -47,7 +49,15 @@ impl AuthService {
                 (Event::EmailChanged, user_id)
             }
             Verified::Invalid => return Err(ApiError::invalid_link()),
-            Verified::Taken => return Err(ApiError::email_taken("email")),
+            // The contract's one failure here is `invalid_token`; the detail says why.
+            Verified::Taken => {
+                return Err(ApiError {
+                    detail:
+                        "Another account has started using that address, so this link can't change yours."
+                            .into(),
+                    ..ApiError::invalid_link()
+                });
+            }
         };
         self.record(Record { event, user_id: Some(&user_id), session_id: None, ip }).await;
         Ok(())
@@ -78,7 +88,11 @@ impl AuthService {
         rules::check_email(email)?;
         let key = email_key(email);
         self.0.limits.check(self.store(), Action::Mail, self.client_ip(&meta)).await?;
-        self.0.limits.check_address(self.store(), &key).await?;
+        // Over the address's budget, the same answer and no mail: a 429 here would let a
+        // stranger keep the owner from asking for a link of their own.
+        if self.0.limits.check_address(self.store(), &key).await.is_err() {
+            return Ok(());
+        }
         let this = self.clone();
         // Detached, so that neither the lookup nor the writes of a known address make its
         // answer slower than an unknown one's.
@@ -95,6 +109,16 @@ impl AuthService {
             tracing::info!("password reset asked for an address no account has; no mail sent");
             return Ok(());
         };
+        // A link mailed in the last ten minutes stays the one that works: otherwise anyone
+        // could void the owner's link, again and again, by asking for another.
+        if self
+            .store()
+            .has_fresh_mail_token(&account.user_id, Purpose::ResetPassword, now() - FRESH_LINK_SECS)
+            .await?
+        {
+            tracing::info!(user_id = %account.user_id, "password reset asked again within ten minutes; the mailed link stands");
+            return Ok(());
+        }
         let mails = &self.0.mails;
         self.issue_link(&account, Purpose::ResetPassword, RESET_LINK_SECS, |token| {
             mails.reset_password(&account.email, &account.username, token)

@@ -120,6 +120,23 @@ impl Store {
         tx.commit().await
     }
 
+    /// True when the user has a live token of `purpose` issued since `since`.
+    pub async fn has_fresh_mail_token(
+        &self,
+        user_id: &str,
+        purpose: Purpose,
+        since: u64,
+    ) -> Result<bool, sqlx::Error> {
+        let row =
+            sqlx::query("SELECT 1 FROM mail_tokens WHERE user_id = $1 AND purpose = $2 AND created_at >= $3")
+                .bind(user_id)
+                .bind(purpose.as_str())
+                .bind(to_i64(since))
+                .fetch_optional(&self.read)
+                .await?;
+        Ok(row.is_some())
+    }
+
     /// A live token of `purpose`, without using it up (to check a reset's new password
     /// before the link is spent on it).
     pub async fn find_mail_token(

@@ -280,6 +280,8 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         sqlx::query("DELETE FROM mail_tokens WHERE user_id = $1").bind(&user_id).execute(&mut *tx).await?;
+        // A second step begun with the old password must not finish after it.
+        sqlx::query("DELETE FROM mfa_challenges WHERE user_id = $1").bind(&user_id).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM login_throttle WHERE username_key = $1")
             .bind(&username_key)
             .execute(&mut *tx)
@@ -375,6 +377,8 @@ impl Store {
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
+        // A second step begun with the old password must not finish after it.
+        sqlx::query("DELETE FROM mfa_challenges WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
         revoke_user_sessions_in(&mut tx, user_id, keep_session, to_i64(now), RevokeReason::PasswordChanged)
             .await?;
         insert_mail_in(&mut tx, notice, now).await?;
