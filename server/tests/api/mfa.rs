@@ -172,3 +172,25 @@ async fn a_second_step_begun_with_the_old_password_dies_with_it() {
         app.post("/api/token/mfa/", json!({"mfa_token": token, "code": code(&secret, 1)})).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn a_recovery_code_is_not_spent_on_a_sign_in_that_fails() {
+    let app = spawn_app().await;
+    let (_, codes, _) = enrolled(&app).await;
+    // Two tabs finish the same second step at once, each with its own recovery code: one
+    // signs in, and the other's code must not be used up by its failed attempt.
+    let token = mfa_token(&app).await;
+    let (a, b) = futures::join!(
+        app.post("/api/token/mfa/", json!({"mfa_token": token, "code": codes[0]})),
+        app.post("/api/token/mfa/", json!({"mfa_token": token, "code": codes[1]})),
+    );
+    let statuses = [a.0, b.0];
+    assert!(
+        statuses.contains(&StatusCode::OK) && statuses.contains(&StatusCode::UNAUTHORIZED),
+        "{statuses:?}"
+    );
+    let loser = if a.0 == StatusCode::OK { &codes[1] } else { &codes[0] };
+    let token = mfa_token(&app).await;
+    let (status, body) = app.post("/api/token/mfa/", json!({"mfa_token": token, "code": loser})).await;
+    assert_eq!(status, StatusCode::OK, "the failed attempt did not use its code up: {body}");
+}

@@ -8,6 +8,7 @@ use crate::server::audit::{Event, Record};
 use crate::server::limits::Action;
 use crate::server::mail::templates::APP_NAME;
 use crate::server::mail::{link_token, token_hash};
+use crate::server::store::Proof;
 use crate::server::{ClientMeta, internal_error, now, totp};
 
 /// An `mfa_token` lives five minutes.
@@ -169,7 +170,12 @@ impl AuthService {
             .filter(|(a, _)| !a.disabled)
             .ok_or_else(ApiError::invalid_code)?;
         self.claim_attempt(&username_key, now).await?;
-        if !self.second_factor_matches(&account.id, code, now).await? {
+        let proof = self.second_factor(&account.id, code, now).await?;
+        let finished = match proof {
+            Some(proof) => self.store().finish_second_step(&hash, &account.id, &proof, now).await?,
+            None => false,
+        };
+        if !finished {
             let record = Record {
                 event: Event::LoginFailed,
                 user_id: Some(&account.id),
@@ -179,36 +185,31 @@ impl AuthService {
             self.record(record).await;
             return Err(ApiError::invalid_code());
         }
-        if !self.store().take_mfa_challenge(&hash, now).await? {
-            return Err(ApiError::invalid_code());
-        }
         self.store().clear_login_failures(&username_key).await?;
         self.open_session(account, &meta, now).await
     }
 
-    /// A current, unused authenticator code (6 digits), or an unused recovery code.
-    async fn second_factor_matches(&self, user_id: &str, code: &str, now: u64) -> Result<bool, ApiError> {
+    /// What the code proves, if anything: a time step of the authenticator newer than the
+    /// last used (6 digits), or otherwise a recovery code (used or not: the store decides).
+    async fn second_factor(&self, user_id: &str, code: &str, now: u64) -> Result<Option<Proof>, ApiError> {
         let code = code.trim();
         if code.len() == totp::DIGITS as usize && code.bytes().all(|b| b.is_ascii_digit()) {
             let Some(factor) = self.store().totp_factor(user_id).await?.filter(|f| f.confirmed_at.is_some())
             else {
-                return Ok(false);
+                return Ok(None);
             };
             let Some(secret) = self.0.data_key.open(&factor.secret_box, user_id) else {
                 tracing::error!(user_id, "an authenticator secret does not open with the data key");
-                return Ok(false);
+                return Ok(None);
             };
             let last = u64::try_from(factor.last_step).unwrap_or(0);
-            return Ok(match totp::matching_step(&secret, code, now, last) {
-                Some(step) => self.store().use_totp_step(user_id, step).await?,
-                None => false,
-            });
+            return Ok(totp::matching_step(&secret, code, now, last).map(Proof::Step));
         }
         let normalised = normalise_recovery_code(code);
         if normalised.len() != 10 {
-            return Ok(false);
+            return Ok(None);
         }
-        Ok(self.store().use_recovery_code(user_id, &self.recovery_hash(user_id, &normalised), now).await?)
+        Ok(Some(Proof::RecoveryCode(self.recovery_hash(user_id, &normalised))))
     }
 
     /// What is stored of a recovery code: keyed, and bound to its user (two users' equal

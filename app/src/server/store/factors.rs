@@ -14,6 +14,13 @@ pub struct TotpRow {
     pub last_step: i64,
 }
 
+/// What a second step presents, once checked against the secret: which time step its code
+/// is, or which recovery code (as stored).
+pub enum Proof {
+    Step(u64),
+    RecoveryCode(String),
+}
+
 /// A password accepted, waiting for its second factor.
 #[derive(sqlx::FromRow)]
 pub struct Challenge {
@@ -135,36 +142,55 @@ impl Store {
         Ok(true)
     }
 
-    /// Uses time step `step` of the user's authenticator: succeeds once per step, and never
-    /// for a step at or before the last one used (a code is refused for the rest of its window).
-    pub async fn use_totp_step(&self, user_id: &str, step: u64) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query(
-            "UPDATE totp_factors SET last_step = $2
-             WHERE user_id = $1 AND confirmed_at IS NOT NULL AND last_step < $2",
-        )
-        .bind(user_id)
-        .bind(to_i64(step))
-        .execute(&self.write)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// Uses a recovery code, once.
-    pub async fn use_recovery_code(
+    /// Finishes a sign-in's second step, all or nothing: takes the challenge (once) and uses
+    /// the proof (a time step, never one at or before the last used, so a code is refused for
+    /// the rest of its window; or an unused recovery code). False, with nothing used up, when
+    /// either fails.
+    pub async fn finish_second_step(
         &self,
+        token_hash: &str,
         user_id: &str,
-        code_hash: &str,
+        proof: &Proof,
         now: u64,
     ) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query(
-            "UPDATE recovery_codes SET used_at = $3 WHERE code_hash = $1 AND user_id = $2 AND used_at IS NULL",
+        let mut tx = self.write.begin().await?;
+        let taken = sqlx::query(
+            "DELETE FROM mfa_challenges WHERE token_hash = $1 AND user_id = $2 AND expires_at >= $3",
         )
-        .bind(code_hash)
+        .bind(token_hash)
         .bind(user_id)
         .bind(to_i64(now))
-        .execute(&self.write)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        let used = taken
+            && match proof {
+                Proof::Step(step) => sqlx::query(
+                    "UPDATE totp_factors SET last_step = $2
+                     WHERE user_id = $1 AND confirmed_at IS NOT NULL AND last_step < $2",
+                )
+                .bind(user_id)
+                .bind(to_i64(*step))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected(),
+                Proof::RecoveryCode(hash) => sqlx::query(
+                    "UPDATE recovery_codes SET used_at = $3 WHERE code_hash = $1 AND user_id = $2 AND used_at IS NULL",
+                )
+                .bind(hash)
+                .bind(user_id)
+                .bind(to_i64(now))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected(),
+            } == 1;
+        if used {
+            tx.commit().await?;
+        } else {
+            tx.rollback().await?;
+        }
+        Ok(used)
     }
 
     pub async fn recovery_codes_left(&self, user_id: &str) -> Result<u64, sqlx::Error> {
@@ -220,16 +246,6 @@ impl Store {
         .bind(to_i64(now))
         .fetch_optional(&self.read)
         .await
-    }
-
-    /// Uses the challenge up: true for the one caller that did.
-    pub async fn take_mfa_challenge(&self, token_hash: &str, now: u64) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query("DELETE FROM mfa_challenges WHERE token_hash = $1 AND expires_at >= $2")
-            .bind(token_hash)
-            .bind(to_i64(now))
-            .execute(&self.write)
-            .await?;
-        Ok(done.rows_affected() == 1)
     }
 }
 

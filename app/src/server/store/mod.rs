@@ -21,6 +21,7 @@ mod throttle;
 mod users;
 
 pub use emails::Verified;
+pub use factors::Proof;
 pub use mail_tokens::{NewMailToken, Purpose};
 pub use sessions::{NewSession, RevokeReason, Rotation, RotationPolicy, TokenRow};
 pub use throttle::Attempt;
