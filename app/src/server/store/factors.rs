@@ -96,15 +96,7 @@ impl Store {
             return Ok(false);
         }
         replace_codes_in(&mut tx, user_id, code_hashes).await?;
-        revoke_user_sessions_in(
-            &mut tx,
-            user_id,
-            keep_session,
-            to_i64(now),
-            RevokeReason::SecondFactorChanged,
-        )
-        .await?;
-        insert_mail_in(&mut tx, notice, now).await?;
+        factor_changed_in(&mut tx, user_id, keep_session, now, notice).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -129,15 +121,7 @@ impl Store {
         }
         sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM mfa_challenges WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
-        revoke_user_sessions_in(
-            &mut tx,
-            user_id,
-            keep_session,
-            to_i64(now),
-            RevokeReason::SecondFactorChanged,
-        )
-        .await?;
-        insert_mail_in(&mut tx, notice, now).await?;
+        factor_changed_in(&mut tx, user_id, keep_session, now, notice).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -247,6 +231,20 @@ impl Store {
         .fetch_optional(&self.read)
         .await
     }
+}
+
+/// What turning a factor on or off does besides: the user's other sessions end and
+/// `notice` is queued, in the caller's transaction.
+async fn factor_changed_in(
+    tx: &mut super::Tx<'_>,
+    user_id: &str,
+    keep_session: &str,
+    now: u64,
+    notice: &Outgoing,
+) -> Result<(), sqlx::Error> {
+    revoke_user_sessions_in(tx, user_id, keep_session, to_i64(now), RevokeReason::SecondFactorChanged)
+        .await?;
+    insert_mail_in(tx, notice, now).await
 }
 
 async fn replace_codes_in(
