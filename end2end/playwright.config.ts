@@ -8,7 +8,10 @@ import { defineConfig } from "@playwright/test";
 // the server binary; these defaults are for a manual run from end2end/ after scripts/build.
 const ports = (process.env.E2E_PORTS ?? "3100,3101,3102,3103,3104").split(",").map(Number);
 const serverBin = process.env.E2E_SERVER_BIN ?? "target/release/server";
-const url = (p: number) => `http://127.0.0.1:${p}`;
+// The servers listen on 127.0.0.1 and, with no PUBLIC_URL, call themselves localhost: the
+// name passkeys can belong to (a browser refuses them for an IP address). Pages are visited
+// by that name; the start-up check asks the address.
+const url = (p: number) => `http://localhost:${p}`;
 
 /** The port of the SMTP server the tests run (tests/mailbox.ts), which every server mails. */
 export const SMTP_PORT = Number(process.env.E2E_SMTP_PORT ?? 3105);
@@ -42,6 +45,7 @@ function server(addrPort: number, extraEnv: Record<string, string>) {
       REGISTER_RATE_PER_MINUTE: "1000",
       REFRESH_RATE_PER_MINUTE: "1000",
       MAIL_RATE_PER_MINUTE: "1000",
+      PASSKEY_RATE_PER_MINUTE: "1000",
       // The SMTP server the tests run (tests/mailbox.ts). Mail queued before it listens is
       // retried by the outbox, as with any relay that is down for a moment.
       SMTP_URL: `smtp://127.0.0.1:${SMTP_PORT}`,

@@ -92,6 +92,29 @@ pub struct MfaStatus {
     pub recovery_codes_left: u64,
 }
 
+/// A passkey ceremony begun. `options` is what the browser's `navigator.credentials` takes,
+/// in the W3C JSON form (`{"publicKey": {...}}`, binary values as base64url), for
+/// `PublicKeyCredential.parseCreationOptionsFromJSON` (or `...RequestOptions...`); the
+/// `ceremony` token finishes it, once, within five minutes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct PasskeyChallenge {
+    pub ceremony: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
+    pub options: serde_json::Value,
+}
+
+/// One of the user's passkeys.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct PasskeyInfo {
+    pub id: String,
+    pub name: String,
+    /// Unix seconds.
+    pub created_at: u64,
+    pub last_used_at: Option<u64>,
+}
+
 /// One of the user's live sessions (a login on some device).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -243,6 +266,9 @@ pub enum ErrorCode {
     InvalidEnrolmentCode,
     /// A second factor of that kind is on already.
     MfaAlreadyEnabled,
+    /// A passkey sign-in that did not prove anything: an unknown or removed passkey, a
+    /// signature that does not verify, another site's origin, an expired or used ceremony.
+    PasskeyRefused,
     /// Signed in, but not allowed to do this (not an admin).
     PermissionDenied,
     NotFound,
@@ -267,7 +293,8 @@ impl ErrorCode {
             | Self::InvalidPassword
             | Self::ReauthenticationRequired
             | Self::MfaRequired
-            | Self::InvalidCode => 401,
+            | Self::InvalidCode
+            | Self::PasskeyRefused => 401,
             Self::PermissionDenied => 403,
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
@@ -369,6 +396,14 @@ impl ApiError {
             field: Some("code".to_owned()),
             ..Self::new(ErrorCode::InvalidCode, "That code is not right, or this sign-in has expired.")
         }
+    }
+
+    pub fn passkey_refused() -> Self {
+        Self::new(
+            ErrorCode::PasskeyRefused,
+            "That passkey was not accepted. It may have been removed from your account, or the \
+             sign-in took too long. Try again, or sign in with your password.",
+        )
     }
 
     pub fn throttled(retry_after_secs: u64) -> Self {

@@ -9,7 +9,8 @@
 //! `server::token_delivery`).
 
 use crate::api::{
-    ApiError, MfaStatus, Profile, RecoveryCodes, SessionInfo, SignIn, TokenPair, TotpEnrolment, UserSummary,
+    ApiError, MfaStatus, PasskeyChallenge, PasskeyInfo, Profile, RecoveryCodes, SessionInfo, SignIn,
+    TokenPair, TotpEnrolment, UserSummary,
 };
 use leptos::prelude::*;
 
@@ -263,6 +264,71 @@ pub async fn regenerate_recovery_codes(access: String, password: String) -> Resu
     AuthService::from_context()?
         .regenerate_recovery_codes(&access, recent_or(password), ClientMeta::from_context())
         .await
+}
+
+// Passkeys (docs/api.md §3.23–§3.26). The browser's answers travel as the JSON text of
+// `PublicKeyCredential.toJSON()`, read on the server into webauthn-rs's types.
+
+#[server(client = CsrfClient, prefix = "/rpc", endpoint = "passkey_sign_in_options")]
+pub async fn passkey_sign_in_options() -> Result<PasskeyChallenge, ApiError> {
+    use crate::server::{AuthService, ClientMeta};
+    AuthService::from_context()?.begin_passkey_sign_in(ClientMeta::from_context()).await
+}
+
+#[server(client = CsrfClient, prefix = "/rpc", endpoint = "passkey_sign_in")]
+pub async fn passkey_sign_in(ceremony: String, credential: String) -> Result<SignIn, ApiError> {
+    use crate::server::{AuthService, ClientMeta, token_delivery};
+    let credential = browser_answer(&credential)?;
+    let auth = AuthService::from_context()?;
+    let sign_in = auth.passkey_sign_in(&ceremony, &credential, ClientMeta::from_context()).await?;
+    Ok(token_delivery::deliver_sign_in(&auth, sign_in))
+}
+
+#[server(client = CsrfClient, name = GetPasskeys, prefix = "/rpc", endpoint = "passkeys")]
+pub async fn passkeys(access: String) -> Result<Vec<PasskeyInfo>, ApiError> {
+    crate::server::AuthService::from_context()?.passkeys(&access).await
+}
+
+/// `password` may be empty while the session's password is recent.
+#[server(client = CsrfClient, prefix = "/rpc", endpoint = "passkey_registration_options")]
+pub async fn passkey_registration_options(
+    access: String,
+    password: String,
+) -> Result<PasskeyChallenge, ApiError> {
+    use crate::server::{AuthService, ClientMeta};
+    AuthService::from_context()?
+        .begin_passkey_registration(&access, recent_or(password), ClientMeta::from_context())
+        .await
+}
+
+#[server(client = CsrfClient, prefix = "/rpc", endpoint = "add_passkey")]
+pub async fn add_passkey(
+    access: String,
+    ceremony: String,
+    name: String,
+    credential: String,
+) -> Result<PasskeyInfo, ApiError> {
+    use crate::server::{AuthService, ClientMeta};
+    let credential = browser_answer(&credential)?;
+    AuthService::from_context()?
+        .finish_passkey_registration(&access, &ceremony, Some(&name), &credential, ClientMeta::from_context())
+        .await
+}
+
+/// `password` may be empty while the session's password is recent.
+#[server(client = CsrfClient, prefix = "/rpc", endpoint = "remove_passkey")]
+pub async fn remove_passkey(access: String, id: String, password: String) -> Result<(), ApiError> {
+    use crate::server::{AuthService, ClientMeta};
+    AuthService::from_context()?
+        .remove_passkey(&access, &id, recent_or(password), ClientMeta::from_context())
+        .await
+}
+
+/// A credential as the browser serialised it, or a clear error.
+#[cfg(feature = "ssr")]
+fn browser_answer<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, ApiError> {
+    serde_json::from_str(json)
+        .map_err(|_| ApiError::invalid("credential", "The browser's passkey answer could not be read."))
 }
 
 /// The browser sends an empty password when the page did not ask for one (the session's

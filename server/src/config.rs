@@ -94,10 +94,21 @@ pub struct Config {
     #[arg(long, env = "MAIL_FROM", default_value = "Leptos Auth <no-reply@localhost>")]
     pub mail_from: String,
 
-    /// The origin that mailed links point at (https://auth.example.com) [default:
-    /// http://<listen address>].
+    /// The origin people visit (https://auth.example.com): mailed links point at it, and
+    /// passkeys belong to its domain name [default: http://<listen address>, with
+    /// `localhost` for a loopback or unspecified address].
     #[arg(long, env = "PUBLIC_URL")]
     pub public_url: Option<String>,
+
+    /// Passkeys: `auto` (on where PUBLIC_URL allows them: a domain name over https, or
+    /// localhost; otherwise off, with a warning), `on` (refuse to start where they cannot
+    /// work) or `off`.
+    #[arg(long, env = "PASSKEYS", default_value = "auto")]
+    pub passkeys: Passkeys,
+
+    /// Passkey sign-in requests per minute per client IP (0: no limit).
+    #[arg(long, env = "PASSKEY_RATE_PER_MINUTE", default_value_t = 30)]
+    pub passkey_rate_per_minute: u32,
 
     /// Token refreshes per minute per client IP (0: no limit).
     #[arg(long, env = "REFRESH_RATE_PER_MINUTE", default_value_t = 60)]
@@ -197,6 +208,11 @@ impl Config {
                 return Err(format!("PUBLIC_URL: {url:?} is not an origin like https://auth.example.com"));
             }
         }
+        if self.passkeys == Passkeys::On {
+            let origin = self.public_url();
+            app::server::passkeys::relying_party(&origin, "check")
+                .map_err(|e| format!("PASSKEYS=on, but PUBLIC_URL cannot carry passkeys: {e}"))?;
+        }
         if self.hash_concurrency == Some(0) {
             return Err("HASH_CONCURRENCY must be at least 1".into());
         }
@@ -214,17 +230,48 @@ impl Config {
         }
     }
 
-    /// Where mailed links point, without a trailing slash.
+    /// Where mailed links point, without a trailing slash. Unset, a server on this machine
+    /// only is `localhost`: the name browsers treat as secure and allow passkeys for.
     pub fn public_url(&self) -> String {
         match &self.public_url {
             Some(url) => url.trim_end_matches('/').to_owned(),
+            None if self.addr.ip().is_loopback() || self.addr.ip().is_unspecified() => {
+                format!("http://localhost:{}", self.addr.port())
+            }
             None => format!("http://{}", self.addr),
+        }
+    }
+
+    /// The origin passkeys work on, or None when they are off (by choice, or under `auto`
+    /// because PUBLIC_URL cannot carry them: that is logged).
+    pub fn passkey_origin(&self) -> Option<String> {
+        let origin = self.public_url();
+        match self.passkeys {
+            Passkeys::Off => None,
+            Passkeys::On => Some(origin),
+            Passkeys::Auto => match app::server::passkeys::relying_party(&origin, "check") {
+                Ok(_) => Some(origin),
+                Err(why) => {
+                    tracing::warn!(
+                        "passkeys are off: {why} (set PUBLIC_URL, or PASSKEYS=off to silence this)"
+                    );
+                    None
+                }
+            },
         }
     }
 
     pub fn hash_concurrency(&self) -> usize {
         self.hash_concurrency.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from))
     }
+}
+
+/// The `PASSKEYS` setting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Passkeys {
+    Auto,
+    On,
+    Off,
 }
 
 /// A secret string: never printed, never logged.
@@ -320,7 +367,27 @@ mod tests {
         let c = Config::from_args(["server", "--public-url", "https://auth.example.com/"]).unwrap();
         assert!(c.validate().is_ok());
         assert_eq!(c.public_url(), "https://auth.example.com");
-        assert_eq!(Config::from_args(["server"]).unwrap().public_url(), "http://127.0.0.1:3000");
+        assert_eq!(Config::from_args(["server"]).unwrap().public_url(), "http://localhost:3000");
+        let lan = Config::from_args(["server", "--addr", "192.0.2.7:80"]).unwrap();
+        assert_eq!(lan.public_url(), "http://192.0.2.7:80");
+    }
+
+    #[test]
+    fn passkeys_on_where_they_cannot_work_refuse_to_start() {
+        let local = Config::from_args(["server", "--passkeys", "on"]).unwrap();
+        assert!(local.validate().is_ok());
+        assert_eq!(local.passkey_origin().as_deref(), Some("http://localhost:3000"));
+        for bad in ["http://auth.example.com", "https://192.0.2.7"] {
+            let c = Config::from_args(["server", "--passkeys", "on", "--public-url", bad]).unwrap();
+            let err = c.validate().unwrap_err();
+            assert!(err.contains("PASSKEYS=on") && err.contains("PUBLIC_URL"), "{bad}: {err}");
+            // The default, `auto`, starts without them instead.
+            let c = Config::from_args(["server", "--public-url", bad]).unwrap();
+            assert!(c.validate().is_ok());
+            assert_eq!(c.passkey_origin(), None);
+        }
+        let off = Config::from_args(["server", "--passkeys", "off"]).unwrap();
+        assert_eq!(off.passkey_origin(), None);
     }
 
     #[test]

@@ -112,6 +112,7 @@ pub async fn auth_service(config: &Config) -> anyhow::Result<AuthService> {
             login_lock_base_secs: config.login_lock_base.as_secs().max(1),
             throttle_max_rows: config.login_throttle_max_rows,
             mail_per_minute: config.mail_rate_per_minute,
+            passkey_per_minute: config.passkey_rate_per_minute,
             mail_per_address_per_hour: config.mail_per_address_per_hour,
         },
         mail: MailSettings {
@@ -126,6 +127,7 @@ pub async fn auth_service(config: &Config) -> anyhow::Result<AuthService> {
             from: config.mail_from.clone(),
             public_url: config.public_url(),
         },
+        passkey_origin: config.passkey_origin(),
     };
     AuthService::start(pools, keys, settings)
         .await

@@ -15,6 +15,7 @@
 
 mod browser;
 mod machine;
+pub mod passkey;
 mod session;
 mod storage;
 
@@ -171,16 +172,25 @@ impl AuthContext {
     /// Signs in with a password. For an account with a second factor this answers
     /// `mfa_required` (with its `mfa_token`): then [`Self::login_mfa`] finishes.
     pub async fn login(self, username: String, password: String) -> Result<(), ApiError> {
-        let sign_in = functions::login(username, password).await?;
-        self.step(|m| m.signed_in(StoredSession::new(sign_in, now_ms()), now_ms()));
+        self.signed_in(functions::login(username, password).await?);
         Ok(())
     }
 
     /// The second step of a sign-in: the code from the authenticator, or a recovery code.
     pub async fn login_mfa(self, mfa_token: String, code: String) -> Result<(), ApiError> {
-        let sign_in = functions::login_mfa(mfa_token, code).await?;
-        self.step(|m| m.signed_in(StoredSession::new(sign_in, now_ms()), now_ms()));
+        self.signed_in(functions::login_mfa(mfa_token, code).await?);
         Ok(())
+    }
+
+    /// Signs in with a passkey: the browser's answer ([`passkey::get`]) to the options of
+    /// `ceremony`. No second factor follows.
+    pub async fn login_passkey(self, ceremony: String, credential: String) -> Result<(), ApiError> {
+        self.signed_in(functions::passkey_sign_in(ceremony, credential).await?);
+        Ok(())
+    }
+
+    fn signed_in(self, sign_in: crate::api::SignIn) {
+        self.step(|m| m.signed_in(StoredSession::new(sign_in, now_ms()), now_ms()));
     }
 
     /// Signs out here (and in every other tab) at once, then tells the server to end the

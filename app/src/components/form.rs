@@ -99,6 +99,9 @@ pub fn TextField(
     /// The keyboard a phone shows (`numeric` for codes).
     #[prop(optional)]
     inputmode: Option<&'static str>,
+    /// May be left empty (fields are required unless they say so).
+    #[prop(optional)]
+    optional: bool,
 ) -> impl IntoView {
     let hint_id = hint.as_ref().map(|_| format!("{id}-hint"));
     view! {
@@ -110,7 +113,7 @@ pub fn TextField(
                 type=move || kind.get()
                 autocomplete=autocomplete
                 inputmode=inputmode
-                required
+                required=!optional
                 aria-describedby=hint_id.clone()
                 aria-invalid=move || invalid.get().then_some("true")
                 bind:value=value

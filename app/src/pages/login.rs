@@ -1,7 +1,9 @@
 use crate::api::ErrorCode;
-use crate::auth::{safe_next, use_auth};
+use crate::auth::{passkey, safe_next, use_auth};
 use crate::components::{Submission, TextField};
+use crate::functions;
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use leptos_meta::Title;
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_navigate, use_query_map};
@@ -60,7 +62,8 @@ pub fn LoginPage() -> impl IntoView {
                 <SecondStep mfa_token=mfa_token go_on=go_on.clone()/>
             }>
             <form method="post" on:submit=on_submit.clone()>
-                <TextField id="login-username" label="Username" name="username" autocomplete="username"
+                // `webauthn`: the browser may offer this site's passkeys in the field's autofill.
+                <TextField id="login-username" label="Username" name="username" autocomplete="username webauthn"
                     value=username />
                 <TextField id="login-password" label="Password" name="password" autocomplete="current-password"
                     value=password
@@ -77,6 +80,7 @@ pub fn LoginPage() -> impl IntoView {
                     {move || if form.pending() { "Logging in…" } else { "Log in" }}
                 </button>
             </form>
+            <PasskeySignIn/>
             </Show>
             <p class="aside">"No account yet? " <a href="/register">"Create one"</a> "."</p>
         </section>
@@ -132,5 +136,59 @@ fn SecondStep(mfa_token: RwSignal<Option<String>>, go_on: impl Fn() + Clone + 's
             " · "
             <a href="/login" on:click=move |_| mfa_token.set(None)>"Start over"</a>
         </p>
+    }
+}
+
+/// Signing in with a passkey: offered in the username field's autofill for as long as the
+/// page is open (where the browser can), and by a button. Once signed in, the page's effect
+/// goes on to `next`, as for any sign-in.
+#[component]
+fn PasskeySignIn() -> impl IntoView {
+    let auth = use_auth();
+    let form = Submission::new();
+    // Known only in the browser, after hydration: the button shows where it can work.
+    let supported = RwSignal::new(false);
+    // The pending autofill request, aborted when the button is used or the page goes.
+    let autofill = StoredValue::new_local(None::<web_sys::AbortController>);
+    let stop_autofill = move || {
+        if let Some(controller) = autofill.try_update_value(Option::take).flatten() {
+            controller.abort();
+        }
+    };
+    Effect::new(move |_| {
+        supported.set(passkey::supported());
+        spawn_local(async move {
+            if !passkey::autofill_available().await {
+                return;
+            }
+            // Quietly nothing if the server has passkeys off or is busy: the form still works.
+            let Ok(challenge) = functions::passkey_sign_in_options().await else { return };
+            let Ok(controller) = web_sys::AbortController::new() else { return };
+            let signal = controller.signal();
+            autofill.set_value(Some(controller));
+            if let Ok(credential) = passkey::get(&challenge.options, Some(&signal)).await {
+                form.submit_with(move || auth.login_passkey(challenge.ceremony, credential));
+            }
+        });
+    });
+    on_cleanup(stop_autofill);
+    let with_button = move |_| {
+        stop_autofill();
+        form.submit_with(move || async move {
+            let challenge = functions::passkey_sign_in_options().await?;
+            let credential = passkey::get(&challenge.options, None).await?;
+            auth.login_passkey(challenge.ceremony, credential).await
+        });
+    };
+    view! {
+        <Show when=move || supported.get()>
+            <div class="alternative">
+                <p class="divider"><span>"or"</span></p>
+                <p class="error" role="alert">{move || form.message()}</p>
+                <button type="button" class="secondary" on:click=with_button disabled=move || form.disabled()>
+                    {move || if form.pending() { "Waiting for your passkey…" } else { "Sign in with a passkey" }}
+                </button>
+            </div>
+        </Show>
     }
 }

@@ -5,6 +5,7 @@ mod admin;
 mod home;
 mod login;
 mod not_found;
+mod passkeys;
 mod profile;
 mod recovery;
 mod register;

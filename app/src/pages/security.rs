@@ -3,6 +3,7 @@ use crate::auth::{AuthState, use_auth};
 use crate::components::{PasswordRules, RequireAuth, Submission, TextField};
 use crate::functions;
 use crate::pages::account::{ChangeEmail, DeleteAccount, RecentAuth};
+use crate::pages::passkeys::Passkeys;
 use crate::pages::two_step::TwoStep;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -27,6 +28,7 @@ fn AccountSettings() -> impl IntoView {
     let recent = RecentAuth::new();
     // Erased: the page's nested view type would otherwise exceed the compiler's depth limit.
     view! {
+        <Passkeys recent=recent/>
         <TwoStep recent=recent/>
         <ChangeEmail recent=recent/>
         <DeleteAccount recent=recent/>
@@ -131,7 +133,7 @@ fn device_name(user_agent: &str) -> String {
 }
 
 /// Unix seconds as the browser's local date and time.
-fn when(unix_secs: u64) -> String {
+pub(crate) fn when(unix_secs: u64) -> String {
     #[cfg(target_arch = "wasm32")]
     {
         let date = js_sys::Date::new_0();

@@ -30,6 +30,10 @@ pub enum Event {
     SecondFactorEnabled,
     SecondFactorDisabled,
     RecoveryCodesRegenerated,
+    PasskeyAdded,
+    PasskeyRemoved,
+    /// A passkey's signature counter went backwards: a copy of it may exist.
+    PasskeyCloneSuspected,
 }
 
 impl Event {
@@ -58,6 +62,9 @@ impl Event {
             Self::SecondFactorEnabled => "second_factor_enabled",
             Self::SecondFactorDisabled => "second_factor_disabled",
             Self::RecoveryCodesRegenerated => "recovery_codes_regenerated",
+            Self::PasskeyAdded => "passkey_added",
+            Self::PasskeyRemoved => "passkey_removed",
+            Self::PasskeyCloneSuspected => "passkey_clone_suspected",
         }
     }
 
@@ -76,6 +83,8 @@ impl Event {
             Self::EmailChanged => Some("email_changed"),
             Self::AccountDeleted => Some("account_deleted"),
             Self::SecondFactorDisabled => Some("second_factor_disabled"),
+            Self::PasskeyRemoved => Some("passkey_removed"),
+            Self::PasskeyCloneSuspected => Some("passkey_clone_suspected"),
             _ => None,
         }
     }
@@ -105,6 +114,11 @@ impl Event {
             Self::SecondFactorEnabled => "authenticator app turned on; other sessions ended",
             Self::SecondFactorDisabled => "authenticator app turned off; other sessions ended",
             Self::RecoveryCodesRegenerated => "new recovery codes made; the old ones stopped working",
+            Self::PasskeyAdded => "passkey added; other sessions ended",
+            Self::PasskeyRemoved => "passkey removed; other sessions ended",
+            Self::PasskeyCloneSuspected => {
+                "a passkey's signature counter went backwards (a cloned authenticator?): sign-in refused"
+            }
         }
     }
 

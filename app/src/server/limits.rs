@@ -16,6 +16,8 @@ pub struct LimitSettings {
     pub refresh_per_minute: u32,
     /// Requests that send mail, per minute per client IP.
     pub mail_per_minute: u32,
+    /// Passkey sign-in requests (beginning one, finishing one), per minute per client IP.
+    pub passkey_per_minute: u32,
     /// Mails of links an address can be sent per hour, whoever asks (also the burst).
     pub mail_per_address_per_hour: u32,
     /// Proxies whose `X-Forwarded-For` is believed. Empty: the socket's address is the client.
@@ -35,6 +37,8 @@ pub enum Action {
     Refresh,
     /// A request that sends a mail.
     Mail,
+    /// Beginning or finishing a passkey sign-in.
+    Passkey,
 }
 
 impl Action {
@@ -44,6 +48,7 @@ impl Action {
             Self::Register => "register",
             Self::Refresh => "refresh",
             Self::Mail => "mail",
+            Self::Passkey => "passkey",
         }
     }
 }
@@ -65,6 +70,7 @@ impl RateLimits {
             Action::Register => self.settings.register_per_minute,
             Action::Refresh => self.settings.refresh_per_minute,
             Action::Mail => self.settings.mail_per_minute,
+            Action::Passkey => self.settings.passkey_per_minute,
         };
         let Some(ip) = client.filter(|_| per_minute > 0) else {
             return Ok(());
@@ -215,6 +221,7 @@ mod tests {
             login_per_minute: 1,
             register_per_minute: 1,
             mail_per_minute: 0,
+            passkey_per_minute: 0,
             mail_per_address_per_hour: 0,
             refresh_per_minute: 1,
             trusted_proxies: vec![proxy],
@@ -240,6 +247,7 @@ mod tests {
             login_per_minute: 1,
             register_per_minute: 1,
             mail_per_minute: 0,
+            passkey_per_minute: 0,
             mail_per_address_per_hour: 0,
             refresh_per_minute: 1,
             trusted_proxies: vec![ip("10.0.0.9")],

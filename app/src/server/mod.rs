@@ -11,6 +11,7 @@ pub mod keys;
 pub mod limits;
 mod liveness;
 pub mod mail;
+pub mod passkeys;
 pub mod password;
 mod service;
 mod store;

@@ -1,10 +1,11 @@
 //! The REST API (docs/api.md; its simplejwt-shaped core is the team's shared contract):
 //! thin axum handlers over `AuthService`, answering each path with and without its
 //! trailing slash. This file has the router, the OpenAPI document and the extractors; the
-//! handlers are by area: `tokens` (signing in, sessions), `account`, `mfa`.
+//! handlers are by area: `tokens` (signing in, sessions), `account`, `mfa`, `passkeys`.
 
 mod account;
 mod mfa;
+mod passkeys;
 mod tokens;
 
 use crate::state::AppState;
@@ -43,8 +44,9 @@ pub fn cors(allowed_origins: &[String]) -> Option<CorsLayer> {
 pub fn router() -> Router<AppState> {
     use account::*;
     use mfa::*;
+    use passkeys::*;
     use tokens::*;
-    let endpoints: [(&str, MethodRouter<AppState>); 21] = [
+    let endpoints: [(&str, MethodRouter<AppState>); 26] = [
         ("/api/token", post(token)),
         ("/api/token/refresh", post(refresh)),
         ("/api/token/verify", post(verify)),
@@ -69,6 +71,12 @@ pub fn router() -> Router<AppState> {
         ("/api/mfa/totp", post(enrol_totp).delete(disable_totp)),
         ("/api/mfa/totp/confirm", post(confirm_totp)),
         ("/api/mfa/recovery-codes", post(regenerate_recovery_codes)),
+        // Passkeys (WebAuthn).
+        ("/api/token/passkey/options", post(passkey_sign_in_options)),
+        ("/api/token/passkey", post(passkey_sign_in)),
+        ("/api/passkeys", get(list_passkeys).post(add_passkey)),
+        ("/api/passkeys/options", post(passkey_registration_options)),
+        ("/api/passkeys/{id}", delete(remove_passkey)),
     ];
     let mut router = Router::new();
     for (path, handler) in endpoints {
@@ -102,7 +110,9 @@ pub fn router() -> Router<AppState> {
           account::verify_email, account::resend_verification, account::change_email,
           account::request_password_reset, account::confirm_password_reset, account::delete_account,
           account::reauthenticate, mfa::token_mfa, mfa::mfa_status, mfa::enrol_totp, mfa::disable_totp,
-          mfa::confirm_totp, mfa::regenerate_recovery_codes, jwks),
+          mfa::confirm_totp, mfa::regenerate_recovery_codes, passkeys::passkey_sign_in_options,
+          passkeys::passkey_sign_in, passkeys::list_passkeys, passkeys::passkey_registration_options,
+          passkeys::add_passkey, passkeys::remove_passkey, jwks),
     components(schemas(ErrorCode)),
     modifiers(&BearerAuth)
 )]

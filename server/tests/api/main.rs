@@ -4,6 +4,7 @@
 
 mod account_mail;
 mod accounts;
+mod authenticator;
 mod cookie_mode;
 mod data;
 mod fleet;
@@ -11,6 +12,7 @@ mod helpers;
 mod keys;
 mod limits;
 mod mfa;
+mod passkeys;
 mod recovery;
 mod rotation;
 mod sessions;

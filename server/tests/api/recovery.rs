@@ -8,7 +8,10 @@ use crate::smtp::SmtpSink;
 pub async fn app_with_mail(extra: &[&str]) -> (TestApp, SmtpSink) {
     let sink = SmtpSink::start().await;
     let url = sink.url();
-    let mut args = vec!["--smtp-url", url.as_str(), "--public-url", "https://auth.example.test"];
+    let mut args = vec!["--smtp-url", url.as_str()];
+    if !extra.contains(&"--public-url") {
+        args.extend_from_slice(&["--public-url", "https://auth.example.test"]);
+    }
     args.extend_from_slice(extra);
     (spawn_app_with(&args).await, sink)
 }

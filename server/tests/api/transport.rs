@@ -252,10 +252,16 @@ async fn the_openapi_document_describes_every_endpoint_of_the_contract_and_beyon
         ("/api/password/reset/confirm/", "post"),
         ("/api/account/", "delete"),
         ("/api/reauthenticate/", "post"),
+        // Passkeys.
+        ("/api/token/passkey/options/", "post"),
+        ("/api/token/passkey/", "post"),
+        ("/api/passkeys/options/", "post"),
+        ("/api/passkeys/{id}/", "delete"),
     ] {
         assert_eq!(methods_of(path), [method], "{path}");
     }
-    assert_eq!(doc["paths"].as_object().unwrap().len(), 22, "nothing undocumented, nothing extra");
+    assert_eq!(methods_of("/api/passkeys/"), ["get", "post"]);
+    assert_eq!(doc["paths"].as_object().unwrap().len(), 27, "nothing undocumented, nothing extra");
 
     let schemas = &doc["components"]["schemas"];
     let token_pair: Vec<&str> =

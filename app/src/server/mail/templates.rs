@@ -144,6 +144,15 @@ impl Mails {
         self.notice(to, subject, username, &format!("{what} ({APP_NAME})"))
     }
 
+    pub fn passkey_changed(&self, to: &str, username: &str, name: &str, added: bool) -> Outgoing {
+        let (subject, what) = if added {
+            ("A passkey was added", format!("The passkey \"{name}\" can now sign in to your account"))
+        } else {
+            ("A passkey was removed", format!("The passkey \"{name}\" can no longer sign in to your account"))
+        };
+        self.notice(to, subject, username, &format!("{what}; your other sessions ended. ({APP_NAME})"))
+    }
+
     pub fn account_deleted(&self, to: &str, username: &str) -> Outgoing {
         compose(
             to,

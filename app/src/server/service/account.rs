@@ -224,8 +224,7 @@ impl AuthService {
         password: Option<String>,
         meta: ClientMeta,
     ) -> Result<(), ApiError> {
-        let claims = self.authenticate_live(access_token).await?;
-        self.require_recent_auth(&claims, password, &meta).await?;
+        let claims = self.recently_authenticated(access_token, password, &meta).await?;
         let account = self.own_account(&claims).await?;
         let notice = self.0.mails.account_deleted(&account.email, &account.username);
         let write = self.store().delete_user(&claims.user_id, now(), &notice);

@@ -38,8 +38,7 @@ impl AuthService {
         password: Option<String>,
         meta: ClientMeta,
     ) -> Result<TotpEnrolment, ApiError> {
-        let claims = self.authenticate_live(access_token).await?;
-        self.require_recent_auth(&claims, password, &meta).await?;
+        let claims = self.recently_authenticated(access_token, password, &meta).await?;
         let secret = totp::new_secret().map_err(|e| internal_error("no randomness for a secret", e))?;
         let sealed =
             self.0.data_key.seal(&secret, &claims.user_id).map_err(|e| internal_error("sealing", e))?;
@@ -104,8 +103,7 @@ impl AuthService {
         password: Option<String>,
         meta: ClientMeta,
     ) -> Result<(), ApiError> {
-        let claims = self.authenticate_live(access_token).await?;
-        self.require_recent_auth(&claims, password, &meta).await?;
+        let claims = self.recently_authenticated(access_token, password, &meta).await?;
         let account = self.own_account(&claims).await?;
         let notice = self.0.mails.second_factor_changed(&account.email, &account.username, false);
         let write = self.store().disable_totp(&claims.user_id, &claims.sid, now(), &notice);
@@ -124,8 +122,7 @@ impl AuthService {
         password: Option<String>,
         meta: ClientMeta,
     ) -> Result<RecoveryCodes, ApiError> {
-        let claims = self.authenticate_live(access_token).await?;
-        self.require_recent_auth(&claims, password, &meta).await?;
+        let claims = self.recently_authenticated(access_token, password, &meta).await?;
         if !self.totp_enabled(&claims.user_id).await? {
             return Err(ApiError::invalid("code", "Turn on an authenticator app first."));
         }

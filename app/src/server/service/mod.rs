@@ -7,6 +7,7 @@
 //! - `recovery`: the mailed links: verifying an address, resetting a password;
 //! - `reauth`: proving the password again before a sensitive change;
 //! - `mfa`: second factors (authenticator app, recovery codes) and a sign-in's second step;
+//! - `passkeys`: adding and removing passkeys, and signing in with one;
 //! - `outbox`: delivering queued mail;
 //! - `admin`: disabling accounts, the admin list, the audit log, signing keys.
 //!
@@ -18,6 +19,7 @@ mod account;
 mod admin;
 mod mfa;
 mod outbox;
+mod passkeys;
 mod reauth;
 mod recovery;
 mod sessions;
@@ -53,6 +55,8 @@ pub struct AuthSettings {
     pub hash_concurrency: usize,
     pub limits: LimitSettings,
     pub mail: MailSettings,
+    /// The origin passkeys are made for and used on (`PUBLIC_URL`); None turns them off.
+    pub passkey_origin: Option<String>,
 }
 
 /// Where the signing keys come from.
@@ -87,6 +91,8 @@ struct Inner {
     data_key: super::data_key::DataKey,
     /// Wakes the delivery loop when a mail has been queued.
     mail_queued: tokio::sync::Notify,
+    /// The passkey relying party; None when passkeys are off.
+    webauthn: Option<webauthn_rs::Webauthn>,
 }
 
 impl AuthService {
@@ -110,6 +116,13 @@ impl AuthService {
         };
         store_missing_skeletons(&store).await?;
         store_missing_email_keys(&store).await?;
+        let webauthn = match &settings.passkey_origin {
+            Some(origin) => Some(
+                super::passkeys::relying_party(origin, super::mail::templates::APP_NAME)
+                    .map_err(|e| ApiError::invalid("PUBLIC_URL", e))?,
+            ),
+            None => None,
+        };
         let mailer = Mailer::new(&settings.mail).map_err(|e| ApiError::invalid("mail", e))?;
         let fresh =
             super::data_key::DataKey::generate().map_err(|e| internal_error("no randomness for a key", e))?;
@@ -118,6 +131,7 @@ impl AuthService {
             .ok_or_else(|| internal_error("the stored data key is unreadable", "not 32 bytes of base64"))?;
         Ok(Self(Arc::new(Inner {
             data_key,
+            webauthn,
             mailer,
             mails: Mails::new(&settings.mail.public_url),
             mail_queued: tokio::sync::Notify::new(),

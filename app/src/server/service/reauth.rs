@@ -35,6 +35,18 @@ impl AuthService {
         Ok(if until > now() { until } else { 0 })
     }
 
+    /// A live session's claims, through the gate below: how a sensitive change begins.
+    pub(super) async fn recently_authenticated(
+        &self,
+        access_token: &str,
+        password: Option<String>,
+        meta: &ClientMeta,
+    ) -> Result<Claims, ApiError> {
+        let claims = self.authenticate_live(access_token).await?;
+        self.require_recent_auth(&claims, password, meta).await?;
+        Ok(claims)
+    }
+
     /// The gate of every sensitive change: the password given with it (checked, and then
     /// recent), or, without one, a password proved in this session within the window.
     pub(super) async fn require_recent_auth(

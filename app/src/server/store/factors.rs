@@ -233,9 +233,9 @@ impl Store {
     }
 }
 
-/// What turning a factor on or off does besides: the user's other sessions end and
+/// What turning a factor on or off (a passkey added or removed too) does besides: the user's other sessions end and
 /// `notice` is queued, in the caller's transaction.
-async fn factor_changed_in(
+pub(super) async fn factor_changed_in(
     tx: &mut super::Tx<'_>,
     user_id: &str,
     keep_session: &str,

@@ -16,6 +16,7 @@ mod factors;
 mod keys;
 mod mail_tokens;
 mod outbox;
+mod passkeys;
 mod sessions;
 mod throttle;
 mod users;
@@ -23,6 +24,7 @@ mod users;
 pub use emails::Verified;
 pub use factors::Proof;
 pub use mail_tokens::{NewMailToken, Purpose};
+pub use passkeys::{AddRefused, Ceremony, MAX_PASSKEYS, NewPasskey};
 pub use sessions::{NewSession, RevokeReason, Rotation, RotationPolicy, TokenRow};
 pub use throttle::Attempt;
 pub use users::{AccountMail, LoginAccount, NewUser};
@@ -124,6 +126,7 @@ impl Store {
         .await?;
         mail_tokens::prune_tokens_in(&mut tx, now).await?;
         factors::prune_challenges_in(&mut tx, now).await?;
+        passkeys::prune_ceremonies_in(&mut tx, now).await?;
         outbox::prune_outbox_in(&mut tx, now - OUTBOX_RETENTION_SECS).await?;
         let sessions = sqlx::query(
             "DELETE FROM sessions
