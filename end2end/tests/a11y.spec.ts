@@ -35,7 +35,7 @@ test("the pages anyone can open are accessible", async ({ page }, testInfo) => {
   await visit(page, "/login", "Log in");
   // With an error shown, too.
   await new LoginPage(page).login("user1", "not-the-password");
-  await expect(page.getByRole("alert")).not.toBeEmpty();
+  await expect(new LoginPage(page).error).not.toBeEmpty();
   await expectAccessible(page, "login with an error");
   await photograph(page, testInfo, "login");
 });

@@ -42,7 +42,8 @@ export class LoginPage {
     this.username = page.getByLabel("Username");
     this.password = page.getByLabel("Password", { exact: true });
     this.submit = page.getByRole("button", { name: "Log in" });
-    this.error = page.getByRole("alert");
+    // The form's own message (the passkey button below the form has one of its own).
+    this.error = page.locator("form").getByRole("alert");
     this.showPassword = page.getByLabel("Show password");
   }
 
