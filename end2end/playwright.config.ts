@@ -16,6 +16,19 @@ const url = (p: number) => `http://localhost:${p}`;
 /** The port of the SMTP server the tests run (tests/mailbox.ts), which every server mails. */
 export const SMTP_PORT = Number(process.env.E2E_SMTP_PORT ?? 3105);
 
+/** The OpenID Connect provider the tests run (oidc/provider.mjs): the main server of each
+ * project offers "Continue with Test ID" through it. */
+export const OIDC_PORT = Number(process.env.E2E_OIDC_PORT ?? 3106);
+const oidcIssuer = `http://127.0.0.1:${OIDC_PORT}`;
+const OIDC_CLIENT = { id: "leptos-auth-e2e", secret: "a client secret for the tests only" };
+const WITH_OIDC = {
+  OIDC_PROVIDERS: "test",
+  OIDC_TEST_ISSUER: oidcIssuer,
+  OIDC_TEST_CLIENT_ID: OIDC_CLIENT.id,
+  OIDC_TEST_CLIENT_SECRET: OIDC_CLIENT.secret,
+  OIDC_TEST_NAME: "Test ID",
+};
+
 /** The admin every test server starts with (its password passes the strength check). */
 export const ADMIN = { username: "admin", password: "an admin passphrase for e2e" };
 
@@ -95,10 +108,24 @@ export default defineConfig<{ mode: string; shortLivedURL: string; noGraceURL: s
     { name: "localstorage", use: { ...chromium, baseURL: url(ports[0]), shortLivedURL: url(ports[1]), noGraceURL: url(ports[4]), mode: "localstorage" } },
     { name: "cookie", use: { ...chromium, baseURL: url(ports[2]), shortLivedURL: url(ports[3]), noGraceURL: url(ports[4]), mode: "cookie" } },
   ],
+  // In order: the servers that sign in through the provider read it as they start.
   webServer: [
-    server(ports[0], {}),
+    {
+      command: `exec node oidc/provider.mjs ${OIDC_PORT}`,
+      url: `${oidcIssuer}/.well-known/openid-configuration`,
+      reuseExistingServer: false,
+      timeout: 30_000,
+      stdout: "ignore" as const,
+      stderr: "pipe" as const,
+      env: {
+        OIDC_CLIENT_ID: OIDC_CLIENT.id,
+        OIDC_CLIENT_SECRET: OIDC_CLIENT.secret,
+        OIDC_REDIRECT_URIS: [ports[0], ports[2]].map((p) => `${url(p)}/auth/test/callback`).join(","),
+      },
+    },
+    server(ports[0], WITH_OIDC),
     server(ports[1], SHORT),
-    server(ports[2], { TOKEN_STORAGE: "cookie" }),
+    server(ports[2], { TOKEN_STORAGE: "cookie", ...WITH_OIDC }),
     server(ports[3], { ...SHORT, TOKEN_STORAGE: "cookie" }),
     server(ports[4], NO_GRACE),
   ],

@@ -15,12 +15,13 @@ CREATE TABLE passkeys (
 );
 CREATE INDEX passkeys_user ON passkeys (user_id);
 
--- A registration or sign-in begun: the challenge and what finishing it needs (webauthn-rs's
--- state as JSON), found by the SHA-256 of the token the client holds, usable once.
-CREATE TABLE webauthn_ceremonies (
+-- An exchange of two requests begun (a passkey registration or sign-in, a sign-in through
+-- an OpenID provider): what finishing it needs (for a passkey, webauthn-rs's state as
+-- JSON), found by the SHA-256 of the token the client holds, usable once.
+CREATE TABLE ceremonies (
     token_hash TEXT PRIMARY KEY,
-    purpose    TEXT NOT NULL,             -- 'register' or 'sign_in'
-    user_id    TEXT REFERENCES users (id) ON DELETE CASCADE,  -- registration only
+    purpose    TEXT NOT NULL,             -- see store/ceremonies.rs
+    user_id    TEXT REFERENCES users (id) ON DELETE CASCADE,  -- when begun by a signed-in user
     state      TEXT NOT NULL,
     expires_at BIGINT NOT NULL
 );

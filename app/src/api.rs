@@ -104,6 +104,15 @@ pub struct PasskeyChallenge {
     pub options: serde_json::Value,
 }
 
+/// An OpenID Connect provider people can sign in with: the login page's "Continue with
+/// <name>" button leads to `/auth/<id>/start`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ProviderInfo {
+    pub id: String,
+    pub name: String,
+}
+
 /// One of the user's passkeys.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

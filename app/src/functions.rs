@@ -9,8 +9,8 @@
 //! `server::token_delivery`).
 
 use crate::api::{
-    ApiError, MfaStatus, PasskeyChallenge, PasskeyInfo, Profile, RecoveryCodes, SessionInfo, SignIn,
-    TokenPair, TotpEnrolment, UserSummary,
+    ApiError, MfaStatus, PasskeyChallenge, PasskeyInfo, Profile, ProviderInfo, RecoveryCodes, SessionInfo,
+    SignIn, TokenPair, TotpEnrolment, UserSummary,
 };
 use leptos::prelude::*;
 
@@ -336,4 +336,23 @@ fn browser_answer<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, ApiEr
 #[cfg(feature = "ssr")]
 fn recent_or(password: String) -> Option<String> {
     (!password.is_empty()).then_some(password)
+}
+
+// Sign-in through OpenID Connect providers: the browser goes through `/auth/<id>/start` and
+// `/auth/<id>/callback` (server/src/providers.rs); these are the login page's two calls.
+
+/// The providers people can sign in with, for the login and register pages' buttons.
+#[server(client = CsrfClient, prefix = "/rpc", endpoint = "sign_in_providers")]
+pub async fn sign_in_providers() -> Result<Vec<ProviderInfo>, ApiError> {
+    Ok(crate::server::AuthService::from_context()?.providers())
+}
+
+/// The hand-over token a provider's callback left for the login page: a session (or
+/// `mfa_required`, for an account with a second factor).
+#[server(client = CsrfClient, prefix = "/rpc", endpoint = "provider_sign_in")]
+pub async fn provider_sign_in(handoff: String) -> Result<SignIn, ApiError> {
+    use crate::server::{AuthService, ClientMeta, token_delivery};
+    let auth = AuthService::from_context()?;
+    let sign_in = auth.finish_provider_sign_in(&handoff, ClientMeta::from_context()).await?;
+    Ok(token_delivery::deliver_sign_in(&auth, sign_in))
 }

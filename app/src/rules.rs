@@ -146,6 +146,13 @@ pub fn check_new_account(form: &NewAccount) -> Result<(), ApiError> {
     check_password(&form.password, &form.username)
 }
 
+/// A new account's rules but the password's: for an account made by signing in through
+/// a provider, which has none.
+pub fn check_new_profile(form: &NewAccount) -> Result<(), ApiError> {
+    check_username(&form.username)?;
+    check_contact(&form.email, &form.first_name, &form.last_name)
+}
+
 /// The rules for a profile edit: the same as for those fields of a new account.
 pub fn check_profile(update: &ProfileUpdate) -> Result<(), ApiError> {
     check_name("first_name", "first name", &update.first_name)?;

@@ -110,6 +110,18 @@ pub struct Config {
     #[arg(long, env = "PASSKEY_RATE_PER_MINUTE", default_value_t = 30)]
     pub passkey_rate_per_minute: u32,
 
+    /// OpenID Connect providers people can sign in with ("Continue with ..."):
+    /// comma-separated ids (lowercase letters and digits), each set up by OIDC_<ID>_ISSUER,
+    /// OIDC_<ID>_CLIENT_ID, OIDC_<ID>_CLIENT_SECRET and OIDC_<ID>_NAME (ID in capitals).
+    /// Each provider's redirect URI is <PUBLIC_URL>/auth/<id>/callback.
+    #[arg(long, env = "OIDC_PROVIDERS", value_delimiter = ',')]
+    pub oidc_providers: Vec<String>,
+
+    /// The OIDC_<ID>_* settings given here rather than by the environment (by programs that
+    /// run several servers in one process, as the tests do).
+    #[arg(skip)]
+    pub oidc_settings: std::collections::BTreeMap<String, String>,
+
     /// Token refreshes per minute per client IP (0: no limit).
     #[arg(long, env = "REFRESH_RATE_PER_MINUTE", default_value_t = 60)]
     pub refresh_rate_per_minute: u32,
@@ -213,6 +225,7 @@ impl Config {
             app::server::passkeys::relying_party(&origin, "check")
                 .map_err(|e| format!("PASSKEYS=on, but PUBLIC_URL cannot carry passkeys: {e}"))?;
         }
+        self.oidc_providers()?;
         if self.hash_concurrency == Some(0) {
             return Err("HASH_CONCURRENCY must be at least 1".into());
         }
@@ -259,6 +272,48 @@ impl Config {
                 }
             },
         }
+    }
+
+    /// Each provider of OIDC_PROVIDERS with its OIDC_<ID>_* settings, checked.
+    pub fn oidc_providers(&self) -> Result<Vec<app::server::oidc::ProviderSettings>, String> {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut providers = Vec::new();
+        for id in self.oidc_providers.iter().map(|id| id.trim()).filter(|id| !id.is_empty()) {
+            if !id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()) {
+                return Err(format!("OIDC_PROVIDERS: {id:?} is not an id of lowercase letters and digits"));
+            }
+            if !seen.insert(id) {
+                return Err(format!("OIDC_PROVIDERS names {id} twice"));
+            }
+            let setting = |name: &str| {
+                let key = format!("OIDC_{}_{name}", id.to_ascii_uppercase());
+                self.oidc_settings
+                    .get(&key)
+                    .cloned()
+                    .or_else(|| std::env::var(&key).ok())
+                    .map(|v| v.trim().to_owned())
+                    .filter(|v| !v.is_empty())
+                    .ok_or_else(|| format!("OIDC_PROVIDERS names {id}, but {key} is not set"))
+            };
+            let issuer = setting("ISSUER")?;
+            let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"].iter().any(|l| {
+                issuer.strip_prefix(l).is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
+            });
+            if !issuer.starts_with("https://") && !local {
+                return Err(format!(
+                    "OIDC_{}_ISSUER: {issuer:?} must be an https URL (plain http only on this machine)",
+                    id.to_ascii_uppercase()
+                ));
+            }
+            providers.push(app::server::oidc::ProviderSettings {
+                id: id.to_owned(),
+                name: setting("NAME")?,
+                issuer,
+                client_id: setting("CLIENT_ID")?,
+                client_secret: setting("CLIENT_SECRET")?,
+            });
+        }
+        Ok(providers)
     }
 
     pub fn hash_concurrency(&self) -> usize {
@@ -370,6 +425,37 @@ mod tests {
         assert_eq!(Config::from_args(["server"]).unwrap().public_url(), "http://localhost:3000");
         let lan = Config::from_args(["server", "--addr", "192.0.2.7:80"]).unwrap();
         assert_eq!(lan.public_url(), "http://192.0.2.7:80");
+    }
+
+    #[test]
+    fn oidc_providers_need_all_their_settings_and_a_safe_issuer() {
+        let with = |settings: &[(&str, &str)]| {
+            let mut c = Config::from_args(["server", "--oidc-providers", "corp"]).unwrap();
+            c.oidc_settings = settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+            c
+        };
+        let full = [
+            ("OIDC_CORP_ISSUER", "https://id.example.com"),
+            ("OIDC_CORP_CLIENT_ID", "app"),
+            ("OIDC_CORP_CLIENT_SECRET", "s3cret"),
+            ("OIDC_CORP_NAME", "Corp ID"),
+        ];
+        let providers = with(&full).oidc_providers().unwrap();
+        assert_eq!(providers.len(), 1);
+        assert_eq!((providers[0].id.as_str(), providers[0].name.as_str()), ("corp", "Corp ID"));
+        let missing = with(&full[..3]).validate().unwrap_err();
+        assert!(missing.contains("OIDC_CORP_NAME is not set"), "{missing}");
+        for issuer in ["http://id.example.com", "ftp://x", "http://127.0.0.1.evil.com"] {
+            let mut settings = full;
+            settings[0].1 = issuer;
+            let err = with(&settings).validate().unwrap_err();
+            assert!(err.contains("OIDC_CORP_ISSUER"), "{issuer}: {err}");
+        }
+        let mut local = full;
+        local[0].1 = "http://127.0.0.1:8080";
+        assert!(with(&local).validate().is_ok());
+        let bad_id = Config::from_args(["server", "--oidc-providers", "Corp"]).unwrap();
+        assert!(bad_id.validate().unwrap_err().contains("lowercase"));
     }
 
     #[test]

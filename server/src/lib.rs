@@ -8,6 +8,7 @@ pub mod db;
 pub mod headers;
 mod health;
 pub mod metrics;
+mod providers;
 pub mod rest;
 mod rpc;
 pub mod startup;

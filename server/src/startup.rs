@@ -4,7 +4,7 @@
 
 use crate::config::Config;
 use crate::state::AppState;
-use crate::{db, headers, health, metrics, rest, rpc, tasks};
+use crate::{db, headers, health, metrics, providers, rest, rpc, tasks};
 use anyhow::Context;
 use app::server::{
     AuthService, AuthSettings, KeySource, LimitSettings, MailSettings, MailTransport, TokenSettings,
@@ -128,6 +128,7 @@ pub async fn auth_service(config: &Config) -> anyhow::Result<AuthService> {
             public_url: config.public_url(),
         },
         passkey_origin: config.passkey_origin(),
+        providers: config.oidc_providers().map_err(anyhow::Error::msg)?,
     };
     AuthService::start(pools, keys, settings)
         .await
@@ -161,6 +162,7 @@ fn router(state: AppState, config: &Config) -> Router {
         .route("/readyz", axum::routing::get(health::readyz))
         .route("/metrics", axum::routing::get(metrics::serve))
         .merge(api)
+        .merge(providers::router())
         .leptos_routes_with_context(&state, routes, leptos_context.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

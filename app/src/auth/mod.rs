@@ -189,6 +189,13 @@ impl AuthContext {
         Ok(())
     }
 
+    /// Signs in with what a provider's callback handed over (`mfa_required` for an account
+    /// with a second factor: then [`Self::login_mfa`] finishes).
+    pub async fn login_provider(self, handoff: String) -> Result<(), ApiError> {
+        self.signed_in(functions::provider_sign_in(handoff).await?);
+        Ok(())
+    }
+
     fn signed_in(self, sign_in: crate::api::SignIn) {
         self.step(|m| m.signed_in(StoredSession::new(sign_in, now_ms()), now_ms()));
     }

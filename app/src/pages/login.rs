@@ -2,6 +2,7 @@ use crate::api::ErrorCode;
 use crate::auth::{passkey, safe_next, use_auth};
 use crate::components::{Submission, TextField};
 use crate::functions;
+use crate::pages::providers::{ProviderButtons, ProviderHandoff, refusal_text};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_meta::Title;
@@ -20,6 +21,8 @@ pub fn LoginPage() -> impl IntoView {
     // After a right password for an account with a second factor: the challenge's token.
     let mfa_token = RwSignal::new(None::<String>);
     let next = move || safe_next(query.read_untracked().get("next").as_deref());
+    // Back from a provider without a sign-in: why.
+    let provider_error = move || query.read().get("provider_error").map(|code| refusal_text(&code));
 
     // Signed in by another tab (or already signed in): nothing to do here, go on.
     let go_on = navigate.clone();
@@ -58,6 +61,8 @@ pub fn LoginPage() -> impl IntoView {
             {move || auth.notice().filter(|n| !n.is_transient()).map(|n| view! {
                 <p class="notice" role="status">{n.text()}</p>
             })}
+            {move || provider_error().map(|text| view! { <p class="error" role="alert">{text}</p> })}
+            <ProviderHandoff mfa_token=mfa_token go_on=go_on.clone()/>
             <Show when=move || mfa_token.with(Option::is_none) fallback=move || view! {
                 <SecondStep mfa_token=mfa_token go_on=go_on.clone()/>
             }>
@@ -81,6 +86,7 @@ pub fn LoginPage() -> impl IntoView {
                 </button>
             </form>
             <PasskeySignIn/>
+            <ProviderButtons next=Signal::derive(next)/>
             </Show>
             <p class="aside">"No account yet? " <a href="/register">"Create one"</a> "."</p>
         </section>

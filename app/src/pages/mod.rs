@@ -7,6 +7,7 @@ mod login;
 mod not_found;
 mod passkeys;
 mod profile;
+mod providers;
 mod recovery;
 mod register;
 mod security;

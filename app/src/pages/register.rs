@@ -1,6 +1,7 @@
 use crate::auth::use_auth;
 use crate::components::{NameFields, PasswordRules, Submission, TextField};
 use crate::functions;
+use crate::pages::providers::ProviderButtons;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_navigate;
@@ -49,6 +50,7 @@ pub fn RegisterPage() -> impl IntoView {
                     {move || if form.pending() { "Creating account…" } else { "Create account" }}
                 </button>
             </form>
+            <ProviderButtons next="/profile".to_owned()/>
             <p class="aside">"Already registered? " <a href="/login">"Log in"</a> "."</p>
         </section>
     }

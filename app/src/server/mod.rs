@@ -11,6 +11,7 @@ pub mod keys;
 pub mod limits;
 mod liveness;
 pub mod mail;
+pub mod oidc;
 pub mod passkeys;
 pub mod password;
 mod service;
@@ -24,7 +25,7 @@ pub use error::{ClientMeta, internal_error};
 pub use keys::KeyAlgorithm;
 pub use limits::LimitSettings;
 pub use mail::{MailSettings, MailTransport};
-pub use service::{AuthService, AuthSettings, KeySource, RESET_REQUESTED};
+pub use service::{AuthService, AuthSettings, CallbackOutcome, KeySource, ProviderRefusal, RESET_REQUESTED};
 pub use store::Pools;
 pub use tokens::TokenSettings;
 

@@ -10,6 +10,10 @@ use std::sync::{Arc, Mutex, mpsc};
 
 type Job = Box<dyn FnOnce() + Send>;
 
+/// The stored hash of an account that has no password (made by signing in through a
+/// provider): no password matches it.
+pub const NO_PASSWORD: &str = "";
+
 #[derive(Clone)]
 pub struct Passwords {
     /// Work for the hashing threads; they end when the last sender is dropped.
@@ -52,11 +56,12 @@ impl Passwords {
         self.run(move || hash_blocking(password.as_bytes())).await?
     }
 
-    /// True when `password` matches `hash`. With no hash (unknown or disabled user) it still
+    /// True when `password` matches `hash`. With no hash (unknown or disabled user, or an
+    /// account without a password) it still
     /// does the full work against the dummy hash and answers false.
     pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, ApiError> {
         let dummy = self.dummy_hash.clone();
-        self.run(move || match hash {
+        self.run(move || match hash.filter(|h| h != NO_PASSWORD) {
             Some(hash) => verify_blocking(password.as_bytes(), &hash),
             None => {
                 let _ = verify_blocking(password.as_bytes(), &dummy);

@@ -222,7 +222,7 @@ where
 }
 
 /// What the request says about its client (peer address, forwarded-for, user agent).
-struct Client(ClientMeta);
+pub(crate) struct Client(pub ClientMeta);
 
 impl<S: Send + Sync> FromRequestParts<S> for Client {
     type Rejection = ApiError;

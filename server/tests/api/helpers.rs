@@ -26,10 +26,7 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
 /// `n` instances of the server on one database, as behind a load balancer.
 pub async fn spawn_fleet(n: usize, extra: &[&str]) -> Vec<TestApp> {
     let data = std::sync::Arc::new(tempfile::tempdir().unwrap());
-    let database_url = match std::env::var("TEST_POSTGRES_URL") {
-        Ok(server) => Some(fresh_postgres_database(&server).await),
-        Err(_) => None,
-    };
+    let database_url = fresh_database().await;
     let mut fleet = Vec::new();
     for _ in 0..n {
         fleet.push(spawn_instance(data.clone(), database_url.as_deref(), extra).await);
@@ -37,11 +34,37 @@ pub async fn spawn_fleet(n: usize, extra: &[&str]) -> Vec<TestApp> {
     fleet
 }
 
+/// As `spawn_app_with`, with OpenID provider settings (`OIDC_<ID>_*`) of its own.
+pub async fn spawn_app_with_oidc(
+    extra: &[&str],
+    oidc: std::collections::BTreeMap<String, String>,
+) -> TestApp {
+    let data = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let database_url = fresh_database().await;
+    let config = config_for(&data, database_url.as_deref(), extra);
+    let config = server::Config { oidc_settings: oidc, ..config };
+    start(config, data, database_url.as_deref()).await
+}
+
+/// A new PostgreSQL database when the suite runs on PostgreSQL; None for SQLite (a file in
+/// the data folder).
+async fn fresh_database() -> Option<String> {
+    match std::env::var("TEST_POSTGRES_URL") {
+        Ok(server) => Some(fresh_postgres_database(&server).await),
+        Err(_) => None,
+    }
+}
+
 pub async fn spawn_instance(
     data: std::sync::Arc<tempfile::TempDir>,
     database_url: Option<&str>,
     extra: &[&str],
 ) -> TestApp {
+    let config = config_for(&data, database_url, extra);
+    start(config, data, database_url).await
+}
+
+fn config_for(data: &tempfile::TempDir, database_url: Option<&str>, extra: &[&str]) -> server::Config {
     let mut args = vec!["server", "--data-dir", data.path().to_str().unwrap()];
     if !extra.contains(&"--addr") {
         args.extend_from_slice(&["--addr", "127.0.0.1:0"]);
@@ -50,7 +73,14 @@ pub async fn spawn_instance(
         args.extend_from_slice(&["--database-url", url]);
     }
     args.extend_from_slice(extra);
-    let config = server::Config::from_args(args).unwrap();
+    server::Config::from_args(args).unwrap()
+}
+
+async fn start(
+    config: server::Config,
+    data: std::sync::Arc<tempfile::TempDir>,
+    database_url: Option<&str>,
+) -> TestApp {
     let app = server::Application::build(&config).await.expect("the app starts");
     server::cli::seed_demo_users(app.auth()).await.unwrap();
     // A listener on an IPv4-mapped address is reached over plain IPv4, as its clients would.

@@ -162,7 +162,7 @@ async fn a_ceremony_finishes_once_and_not_after_it_expires() {
     assert_error_shape(&body, "passkey_refused");
 
     let (_, challenge) = app.post("/api/token/passkey/options/", json!({})).await;
-    app.exec("UPDATE webauthn_ceremonies SET expires_at = 0").await;
+    app.exec("UPDATE ceremonies SET expires_at = 0").await;
     let answer = json!({"ceremony": challenge["ceremony"], "credential": phone.get(&challenge["options"])});
     assert_eq!(app.post("/api/token/passkey/", answer).await.0, StatusCode::UNAUTHORIZED, "expired");
 

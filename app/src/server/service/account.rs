@@ -9,7 +9,7 @@ use crate::server::limits::Action;
 use crate::server::liveness::Revocation;
 use crate::server::mail::link_token;
 use crate::server::password;
-use crate::server::store::{NewMailToken, NewUser, Purpose};
+use crate::server::store::{NewIdentity, NewMailToken, NewUser, Purpose};
 use crate::server::tokens::new_jti;
 use crate::server::usernames::{self, checked_username_key};
 use crate::server::{ClientMeta, internal_error, now};
@@ -47,28 +47,44 @@ impl AuthService {
     /// Creates an account (registration).
     pub async fn register(&self, form: NewAccount, meta: ClientMeta) -> Result<Profile, ApiError> {
         self.0.limits.check(self.store(), Action::Register, self.client_ip(&meta)).await?;
-        self.create_account(form, Role::User, Origin::Registered).await
+        self.create_account(form, Role::User, Origin::Registered).await.map(|(_, profile)| profile)
     }
 
     /// Creates an account with a role (the CLI's create-user; `--admin` makes an admin).
     pub async fn create_user(&self, form: NewAccount, role: Role) -> Result<Profile, ApiError> {
-        self.create_account(form, role, Origin::Registered).await
+        self.create_account(form, role, Origin::Registered).await.map(|(_, profile)| profile)
     }
 
     /// The demo accounts' passwords (`password1`, ...) are the contract's, and deliberately
     /// weak: only this explicit, opt-in path skips the strength check. Their addresses
     /// count as verified.
     pub async fn create_demo_account(&self, form: NewAccount) -> Result<Profile, ApiError> {
-        self.create_account(form, Role::User, Origin::Demo).await
+        self.create_account(form, Role::User, Origin::Demo).await.map(|(_, profile)| profile)
     }
 
+    /// Creates an account for a provider's identity, linked to it, with no password (the
+    /// form's is ignored). Its id.
+    pub(super) async fn create_linked_account(
+        &self,
+        form: NewAccount,
+        email_verified: bool,
+        identity: &NewIdentity<'_>,
+    ) -> Result<String, ApiError> {
+        let origin = Origin::Provider { email_verified, identity };
+        self.create_account(form, Role::User, origin).await.map(|(id, _)| id)
+    }
+
+    /// The one way accounts are made: its id and profile.
     async fn create_account(
         &self,
         form: NewAccount,
         role: Role,
-        origin: Origin,
-    ) -> Result<Profile, ApiError> {
-        rules::check_new_account(&form)?;
+        origin: Origin<'_>,
+    ) -> Result<(String, Profile), ApiError> {
+        match origin {
+            Origin::Provider { .. } => rules::check_new_profile(&form)?,
+            _ => rules::check_new_account(&form)?,
+        }
         let key = checked_username_key(&form.username)?;
         usernames::check_new_username(&key)?;
         let skeleton = usernames::skeleton(&key);
@@ -81,18 +97,27 @@ impl AuthService {
         if self.store().email_taken(&mail_key).await? {
             return Err(ApiError::email_taken("email"));
         }
-        if origin == Origin::Registered {
+        if matches!(origin, Origin::Registered) {
             let context = [&*form.username, &*form.email, &*form.first_name, &*form.last_name];
             password::check_strength(&form.password, "password", &context)?;
         }
         let (email, first_name, last_name) =
             (form.email.trim(), form.first_name.trim(), form.last_name.trim());
-        if origin == Origin::Registered {
+        let email_verified = match origin {
+            Origin::Registered => false,
+            Origin::Demo => true,
+            Origin::Provider { email_verified, .. } => email_verified,
+        };
+        let mails_a_link = !email_verified;
+        if mails_a_link {
             // The account is about to be made and its address mailed: that spends from the
             // address's budget like any link (refused forms above spend nothing).
             self.0.limits.check_address(self.store(), &mail_key).await?;
         }
-        let password_hash = self.0.passwords.hash(form.password).await?;
+        let password_hash = match origin {
+            Origin::Provider { .. } => password::NO_PASSWORD.to_owned(),
+            _ => self.0.passwords.hash(form.password).await?,
+        };
         let id = new_jti();
         let now = now();
         let user = NewUser {
@@ -103,7 +128,7 @@ impl AuthService {
             password_hash: &password_hash,
             email,
             email_key: &mail_key,
-            email_verified: origin == Origin::Demo,
+            email_verified,
             first_name,
             last_name,
             role,
@@ -119,8 +144,12 @@ impl AuthService {
             expires_at: now + VERIFY_LINK_SECS,
         };
         let mail = self.0.mails.verify_email(email, &form.username, &token);
-        let verification = (origin == Origin::Registered).then_some((&link, &mail));
-        match self.store().insert_user(&user, verification).await {
+        let verification = mails_a_link.then_some((&link, &mail));
+        let identity = match origin {
+            Origin::Provider { identity, .. } => Some(identity),
+            _ => None,
+        };
+        match self.store().insert_user(&user, verification, identity).await {
             Ok(()) => {}
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 // Whichever constraint it was, the cheap checks above passed a moment ago.
@@ -137,14 +166,15 @@ impl AuthService {
         }
         self.record(Record { event: Event::AccountCreated, user_id: Some(&id), session_id: None, ip: None })
             .await;
-        Ok(Profile {
+        let profile = Profile {
             username: form.username,
             first_name: first_name.to_owned(),
             last_name: last_name.to_owned(),
             email: email.to_owned(),
-            email_verified: origin == Origin::Demo,
+            email_verified,
             mfa: false,
-        })
+        };
+        Ok((id, profile))
     }
 
     /// Changes the caller's password. Requires the current one; every other session ends.
@@ -239,10 +269,13 @@ impl AuthService {
 }
 
 /// How an account comes to be.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Origin {
+#[derive(Clone, Copy)]
+enum Origin<'a> {
     /// Registration or the CLI: the strength check applies, the address needs verifying.
     Registered,
     /// A demo account (`DEMO_USERS=1`): weak contract passwords, addresses verified.
     Demo,
+    /// A provider's identity signing in for the first time: no password; the address is
+    /// verified when the provider vouches for it.
+    Provider { email_verified: bool, identity: &'a NewIdentity<'a> },
 }

@@ -8,6 +8,7 @@
 //! - `reauth`: proving the password again before a sensitive change;
 //! - `mfa`: second factors (authenticator app, recovery codes) and a sign-in's second step;
 //! - `passkeys`: adding and removing passkeys, and signing in with one;
+//! - `providers`: signing in through an OpenID Connect provider;
 //! - `outbox`: delivering queued mail;
 //! - `admin`: disabling accounts, the admin list, the audit log, signing keys.
 //!
@@ -20,11 +21,13 @@ mod admin;
 mod mfa;
 mod outbox;
 mod passkeys;
+mod providers;
 mod reauth;
 mod recovery;
 mod sessions;
 mod sign_in;
 
+pub use providers::{CallbackOutcome, ProviderRefusal};
 pub use recovery::RESET_REQUESTED;
 
 use super::audit::{Event, Record};
@@ -57,6 +60,8 @@ pub struct AuthSettings {
     pub mail: MailSettings,
     /// The origin passkeys are made for and used on (`PUBLIC_URL`); None turns them off.
     pub passkey_origin: Option<String>,
+    /// The OpenID Connect providers people can sign in with; each is discovered at start.
+    pub providers: Vec<super::oidc::ProviderSettings>,
 }
 
 /// Where the signing keys come from.
@@ -93,6 +98,7 @@ struct Inner {
     mail_queued: tokio::sync::Notify,
     /// The passkey relying party; None when passkeys are off.
     webauthn: Option<webauthn_rs::Webauthn>,
+    providers: super::oidc::Providers,
 }
 
 impl AuthService {
@@ -123,6 +129,14 @@ impl AuthService {
             ),
             None => None,
         };
+        let mut providers = Vec::new();
+        for provider in &settings.providers {
+            let callback = format!("{}/auth/{}/callback", settings.mail.public_url, provider.id);
+            let discovered = super::oidc::Provider::discover(provider, &callback)
+                .await
+                .map_err(|e| ApiError::invalid("OIDC", format!("provider {}: {e}", provider.id)))?;
+            providers.push(discovered);
+        }
         let mailer = Mailer::new(&settings.mail).map_err(|e| ApiError::invalid("mail", e))?;
         let fresh =
             super::data_key::DataKey::generate().map_err(|e| internal_error("no randomness for a key", e))?;
@@ -132,6 +146,7 @@ impl AuthService {
         Ok(Self(Arc::new(Inner {
             data_key,
             webauthn,
+            providers: super::oidc::Providers::new(providers),
             mailer,
             mails: Mails::new(&settings.mail.public_url),
             mail_queued: tokio::sync::Notify::new(),

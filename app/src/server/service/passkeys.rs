@@ -3,7 +3,7 @@
 //! its unlocking (user verification is required), so its sign-in needs no second factor.
 //!
 //! Each ceremony is two requests: the options (with a fresh challenge) and the browser's
-//! answer. Between them the state lives in `webauthn_ceremonies`, so a fleet can finish on
+//! answer. Between them the state lives in `ceremonies`, so a fleet can finish on
 //! any instance, and each ceremony finishes once.
 
 use super::AuthService;
@@ -57,7 +57,8 @@ impl AuthService {
             .map_err(|e| internal_error("starting a passkey registration", e))?;
         require_discoverable(&mut options);
         let state = serde_json::to_string(&state).map_err(|e| internal_error("passkey state", e))?;
-        let ceremony = self.store_ceremony(Ceremony::Register, Some(&claims.user_id), &state, now()).await?;
+        let ceremony =
+            self.store_ceremony(Ceremony::PasskeyRegistration, Some(&claims.user_id), &state, now()).await?;
         let options = browser_options(&options).map_err(|e| internal_error("passkey options", e))?;
         Ok(PasskeyChallenge { ceremony, options })
     }
@@ -87,7 +88,7 @@ impl AuthService {
         let now = now();
         let (owner, state) = self
             .store()
-            .take_ceremony(&token_hash(ceremony), Ceremony::Register, now)
+            .take_ceremony(&token_hash(ceremony), Ceremony::PasskeyRegistration, now)
             .await?
             .ok_or_else(expired)?;
         if owner.as_deref() != Some(claims.user_id.as_str()) {
@@ -162,7 +163,7 @@ impl AuthService {
             .start_discoverable_authentication()
             .map_err(|e| internal_error("starting a passkey sign-in", e))?;
         let state = serde_json::to_string(&state).map_err(|e| internal_error("passkey state", e))?;
-        let ceremony = self.store_ceremony(Ceremony::SignIn, None, &state, now()).await?;
+        let ceremony = self.store_ceremony(Ceremony::PasskeySignIn, None, &state, now()).await?;
         // `mediation` says "conditional" (autofill); the browser is told per call instead.
         let options = browser_options(&options).map_err(|e| internal_error("passkey options", e))?;
         Ok(PasskeyChallenge { ceremony, options })
@@ -184,7 +185,7 @@ impl AuthService {
         let now = now();
         let (_, state) = self
             .store()
-            .take_ceremony(&token_hash(ceremony), Ceremony::SignIn, now)
+            .take_ceremony(&token_hash(ceremony), Ceremony::PasskeySignIn, now)
             .await?
             .ok_or_else(ApiError::passkey_refused)?;
         let state: DiscoverableAuthentication =

@@ -10,9 +10,11 @@
 //! PostgreSQL both are the same pool.
 
 mod audit;
+mod ceremonies;
 mod devices;
 mod emails;
 mod factors;
+mod identities;
 mod keys;
 mod mail_tokens;
 mod outbox;
@@ -21,10 +23,12 @@ mod sessions;
 mod throttle;
 mod users;
 
+pub use ceremonies::Ceremony;
 pub use emails::Verified;
 pub use factors::Proof;
+pub use identities::NewIdentity;
 pub use mail_tokens::{NewMailToken, Purpose};
-pub use passkeys::{AddRefused, Ceremony, MAX_PASSKEYS, NewPasskey};
+pub use passkeys::{AddRefused, MAX_PASSKEYS, NewPasskey};
 pub use sessions::{NewSession, RevokeReason, Rotation, RotationPolicy, TokenRow};
 pub use throttle::Attempt;
 pub use users::{AccountMail, LoginAccount, NewUser};
@@ -126,7 +130,7 @@ impl Store {
         .await?;
         mail_tokens::prune_tokens_in(&mut tx, now).await?;
         factors::prune_challenges_in(&mut tx, now).await?;
-        passkeys::prune_ceremonies_in(&mut tx, now).await?;
+        ceremonies::prune_ceremonies_in(&mut tx, now).await?;
         outbox::prune_outbox_in(&mut tx, now - OUTBOX_RETENTION_SECS).await?;
         let sessions = sqlx::query(
             "DELETE FROM sessions

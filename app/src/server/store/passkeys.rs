@@ -1,5 +1,4 @@
-//! `passkeys` and `webauthn_ceremonies`: registered passkeys, and the state of a passkey
-//! ceremony between its two requests.
+//! `passkeys`: the passkeys registered to accounts.
 
 use super::factors::factor_changed_in;
 use super::{Store, from_i64, to_i64};
@@ -8,22 +7,6 @@ use crate::server::mail::Outgoing;
 
 /// At most this many passkeys per account.
 pub const MAX_PASSKEYS: u64 = 20;
-
-/// What a ceremony is for; a ceremony finishes only what it began.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ceremony {
-    Register,
-    SignIn,
-}
-
-impl Ceremony {
-    const fn as_str(self) -> &'static str {
-        match self {
-            Self::Register => "register",
-            Self::SignIn => "sign_in",
-        }
-    }
-}
 
 /// A passkey as stored: its owner and webauthn-rs's `Passkey` as JSON.
 #[derive(sqlx::FromRow)]
@@ -59,47 +42,6 @@ struct InfoRow {
 }
 
 impl Store {
-    pub async fn insert_ceremony(
-        &self,
-        token_hash: &str,
-        purpose: Ceremony,
-        user_id: Option<&str>,
-        state: &str,
-        expires_at: u64,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO webauthn_ceremonies (token_hash, purpose, user_id, state, expires_at)
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(token_hash)
-        .bind(purpose.as_str())
-        .bind(user_id)
-        .bind(state)
-        .bind(to_i64(expires_at))
-        .execute(&self.write)
-        .await?;
-        Ok(())
-    }
-
-    /// Takes a live ceremony of `purpose`, once (two requests racing with one token: one
-    /// gets it): its user (for a registration) and its state.
-    pub async fn take_ceremony(
-        &self,
-        token_hash: &str,
-        purpose: Ceremony,
-        now: u64,
-    ) -> Result<Option<(Option<String>, String)>, sqlx::Error> {
-        sqlx::query_as(
-            "DELETE FROM webauthn_ceremonies WHERE token_hash = $1 AND purpose = $2 AND expires_at >= $3
-             RETURNING user_id, state",
-        )
-        .bind(token_hash)
-        .bind(purpose.as_str())
-        .bind(to_i64(now))
-        .fetch_optional(&self.write)
-        .await
-    }
-
     /// The user's passkeys, newest first.
     pub async fn passkeys_of(&self, user_id: &str) -> Result<Vec<PasskeyInfo>, sqlx::Error> {
         let rows: Vec<InfoRow> = sqlx::query_as(
@@ -226,10 +168,4 @@ impl Store {
         tx.commit().await?;
         Ok(Some(name))
     }
-}
-
-/// Forgets ceremonies nobody finished.
-pub(super) async fn prune_ceremonies_in(tx: &mut super::Tx<'_>, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM webauthn_ceremonies WHERE expires_at < $1").bind(now).execute(&mut **tx).await?;
-    Ok(())
 }

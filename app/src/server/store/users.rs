@@ -1,5 +1,6 @@
 //! `users` and `profiles`: accounts, their names and their one profile each.
 
+use super::identities::{NewIdentity, insert_identity_in};
 use super::mail_tokens::{NewMailToken, Purpose, insert_token_in, take_token_in};
 use super::outbox::insert_mail_in;
 use super::sessions::{RevokeReason, revoke_user_sessions_in};
@@ -153,6 +154,7 @@ impl Store {
         &self,
         user: &NewUser<'_>,
         verification: Option<(&NewMailToken<'_>, &Outgoing)>,
+        identity: Option<&NewIdentity<'_>>,
     ) -> Result<(), sqlx::Error> {
         let mut tx = self.write.begin().await?;
         sqlx::query(
@@ -183,6 +185,9 @@ impl Store {
         if let Some((token, mail)) = verification {
             insert_token_in(&mut tx, token).await?;
             insert_mail_in(&mut tx, mail, user.now).await?;
+        }
+        if let Some(identity) = identity {
+            insert_identity_in(&mut tx, user.id, identity).await?;
         }
         tx.commit().await
     }
