@@ -113,6 +113,20 @@ pub struct ProviderInfo {
     pub name: String,
 }
 
+/// A provider's identity linked to the user's account: it signs in to it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct LinkedIdentity {
+    /// The provider's id (`ProviderInfo::id`).
+    pub provider: String,
+    /// The provider's name, as its button says it.
+    pub name: String,
+    /// The address the provider last gave.
+    pub email: Option<String>,
+    pub created_at: u64,
+    pub last_used_at: Option<u64>,
+}
+
 /// One of the user's passkeys.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -356,6 +370,15 @@ impl ApiError {
 
     pub fn invalid(field: &str, detail: impl Into<String>) -> Self {
         Self { field: Some(field.to_owned()), ..Self::new(ErrorCode::Invalid, detail) }
+    }
+
+    /// Removing the account's last way to sign in (`field` names what was to go).
+    pub fn last_way_to_sign_in(field: &str) -> Self {
+        Self::invalid(
+            field,
+            "This is the only way to sign in to your account. Set a password (through \"Forgot \
+             password?\") or add another way first.",
+        )
     }
 
     pub fn username_taken() -> Self {

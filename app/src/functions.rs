@@ -9,8 +9,8 @@
 //! `server::token_delivery`).
 
 use crate::api::{
-    ApiError, MfaStatus, PasskeyChallenge, PasskeyInfo, Profile, ProviderInfo, RecoveryCodes, SessionInfo,
-    SignIn, TokenPair, TotpEnrolment, UserSummary,
+    ApiError, LinkedIdentity, MfaStatus, PasskeyChallenge, PasskeyInfo, Profile, ProviderInfo, RecoveryCodes,
+    SessionInfo, SignIn, TokenPair, TotpEnrolment, UserSummary,
 };
 use leptos::prelude::*;
 
@@ -355,4 +355,29 @@ pub async fn provider_sign_in(handoff: String) -> Result<SignIn, ApiError> {
     let auth = AuthService::from_context()?;
     let sign_in = auth.finish_provider_sign_in(&handoff, ClientMeta::from_context()).await?;
     Ok(token_delivery::deliver_sign_in(&auth, sign_in))
+}
+
+/// The caller's linked identities (the security page).
+#[server(client = CsrfClient, prefix = "/rpc", endpoint = "linked_identities")]
+pub async fn linked_identities(access: String) -> Result<Vec<LinkedIdentity>, ApiError> {
+    crate::server::AuthService::from_context()?.linked_identities(&access).await
+}
+
+/// Begins linking `provider`: the URL to send the browser to. `password` may be empty
+/// while the session's password is recent.
+#[server(client = CsrfClient, prefix = "/rpc", endpoint = "link_identity")]
+pub async fn link_identity(access: String, provider: String, password: String) -> Result<String, ApiError> {
+    use crate::server::{AuthService, ClientMeta};
+    AuthService::from_context()?
+        .begin_link(&access, &provider, recent_or(password), ClientMeta::from_context())
+        .await
+}
+
+/// Unlinks the caller's identity at `provider`; never the last way to sign in.
+#[server(client = CsrfClient, prefix = "/rpc", endpoint = "unlink_identity")]
+pub async fn unlink_identity(access: String, provider: String, password: String) -> Result<(), ApiError> {
+    use crate::server::{AuthService, ClientMeta};
+    AuthService::from_context()?
+        .unlink_identity(&access, &provider, recent_or(password), ClientMeta::from_context())
+        .await
 }

@@ -61,3 +61,29 @@ test("an address an account here has is not linked by a provider's sign-in", asy
   await expectAccessible(page, "login page after a refused provider sign-in");
   await photograph(page, testInfo, "login-provider-refused");
 });
+
+test("a provider linked on the security page signs in to that account", async ({ page }, testInfo) => {
+  const name = `linker${Date.now()}`;
+  await new RegisterPage(page).goto();
+  await new RegisterPage(page).register({
+    username: name, email: `${name}@example.com`, firstName: "Lin", lastName: "Ker",
+    password: "a passphrase nobody guesses",
+  });
+  await expect(page).toHaveURL("/profile");
+
+  await page.goto("/security");
+  const section = page.getByRole("region", { name: "Sign-in providers" });
+  await section.getByRole("button", { name: "Link Test ID" }).click();
+  await atTheProvider(page, `${name}-elsewhere`);
+  await expect(page).toHaveURL(/\/security\?provider_linked=test/);
+  await expect(section.getByRole("status").filter({ hasText: "Linked." })).toBeVisible();
+  await expect(section.getByRole("row", { name: /Test ID/ })).toContainText(`${name}-elsewhere@example.com`);
+  await expectAccessible(page, "security page with a linked provider");
+  await photograph(page, testInfo, "security-providers");
+
+  await new Header(page).logout();
+  await new LoginPage(page).goto();
+  await page.getByRole("link", { name: "Continue with Test ID" }).click();
+  await expect(page).toHaveURL("/profile");
+  await new Header(page).expectSignedInAs(name);
+});

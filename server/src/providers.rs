@@ -1,13 +1,14 @@
 //! The browser's way through an OpenID Connect provider: `/auth/<id>/start` sends it to the
 //! provider, and the provider sends it back to `/auth/<id>/callback`. Both answer with
-//! redirects, and both end on the login page: with a hand-over token in the URL's fragment
+//! redirects. A sign-in ends on the login page: with a hand-over token in the URL's fragment
 //! (never sent to a server, so never in a log or a Referer) that the page exchanges for a
-//! session, or with `provider_error` saying why not.
+//! session, or with `provider_error` saying why not. Linking (begun from the security page
+//! by the `link_identity` server function) ends back on the security page.
 
 use crate::rest::Client;
 use crate::state::AppState;
 use app::api::ErrorCode;
-use app::server::{AuthService, ProviderRefusal};
+use app::server::{AuthService, CallbackOutcome, ProviderRefusal};
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
@@ -60,7 +61,14 @@ async fn callback(
     let state = query.state.unwrap_or_default();
     let outcome = auth.provider_callback(&provider, &state, query.code.as_deref(), &meta).await;
     let target = match outcome {
-        Ok(outcome) => login_page(&outcome.next, outcome.result.as_deref().map_err(|why| why.code())),
+        Ok(CallbackOutcome::SignedIn { next, handoff }) => login_page(&next, Ok(&handoff)),
+        Ok(CallbackOutcome::Linked { provider }) => {
+            return back_to_security(&[("provider_linked", &provider)]);
+        }
+        Ok(CallbackOutcome::Refused { why, linking: true, .. }) => {
+            return back_to_security(&[("provider_error", why.code())]);
+        }
+        Ok(CallbackOutcome::Refused { next, why, linking: false }) => login_page(&next, Err(why.code())),
         Err(e) => {
             tracing::warn!(error = %e.detail, "a provider's callback failed");
             login_page("/profile", Err(ProviderRefusal::Unavailable.code()))
@@ -77,6 +85,24 @@ fn login_page(next: &str, result: Result<&str, &str>) -> String {
         Ok(handoff) => format!("/login?{}#{}", query(&[("next", next)]), query(&[("handoff", handoff)])),
         Err(why) => format!("/login?{}", query(&[("next", next), ("provider_error", why)])),
     }
+}
+
+/// Back to the security page after linking, saying how it went. Not by a redirect: the
+/// provider's redirect here is a cross-site navigation, and a redirect would keep it one, so
+/// the `SameSite=Strict` session cookie (cookie mode) would not come along and the page
+/// would find nobody signed in. A page of this site that moves on by itself makes the next
+/// request same-site.
+fn back_to_security(query: &[(&str, &str)]) -> Response {
+    let url = format!("/security?{}", serde_urlencoded::to_string(query).unwrap_or_default());
+    let url = url.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;");
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"refresh\" content=\"0;url={url}\"><title>Back to your security page</title></head>\
+         <body><p><a href=\"{url}\">Back to your security page</a></p></body></html>"
+    );
+    let mut response = axum::response::Html(page).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 fn no_store(redirect: Redirect) -> Response {

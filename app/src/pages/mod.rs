@@ -3,6 +3,7 @@
 mod account;
 mod admin;
 mod home;
+mod identities;
 mod login;
 mod not_found;
 mod passkeys;

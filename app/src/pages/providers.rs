@@ -34,12 +34,13 @@ pub fn refusal_text(code: &str) -> &'static str {
     match code {
         "email_in_use" => {
             "An account here already uses that email address, so this sign-in was not joined to it. \
-             Log in to that account instead."
+             Log in to that account, then link the provider from the security page."
         }
         "no_email" => "The provider did not share your email address, which an account here needs.",
         "cancelled" => "The sign-in was cancelled at the provider.",
         "expired" => "That sign-in took too long or was already used. Try again.",
         "disabled" => "This account is disabled.",
+        "identity_in_use" => "That account at the provider already signs in to another account here.",
         "busy" => "Too many attempts. Wait a minute and try again.",
         "refused" => "The provider's answer could not be verified. Try again.",
         _ => "The provider could not be reached. Try again in a moment.",

@@ -3,6 +3,7 @@ use crate::auth::{AuthState, use_auth};
 use crate::components::{PasswordRules, RequireAuth, Submission, TextField};
 use crate::functions;
 use crate::pages::account::{ChangeEmail, DeleteAccount, RecentAuth};
+use crate::pages::identities::SignInProviders;
 use crate::pages::passkeys::Passkeys;
 use crate::pages::two_step::TwoStep;
 use leptos::prelude::*;
@@ -29,6 +30,7 @@ fn AccountSettings() -> impl IntoView {
     // Erased: the page's nested view type would otherwise exceed the compiler's depth limit.
     view! {
         <Passkeys recent=recent/>
+        <SignInProviders recent=recent/>
         <TwoStep recent=recent/>
         <ChangeEmail recent=recent/>
         <DeleteAccount recent=recent/>

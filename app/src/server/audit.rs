@@ -34,6 +34,8 @@ pub enum Event {
     PasskeyRemoved,
     /// A passkey's signature counter went backwards: a copy of it may exist.
     PasskeyCloneSuspected,
+    IdentityLinked,
+    IdentityUnlinked,
 }
 
 impl Event {
@@ -65,6 +67,8 @@ impl Event {
             Self::PasskeyAdded => "passkey_added",
             Self::PasskeyRemoved => "passkey_removed",
             Self::PasskeyCloneSuspected => "passkey_clone_suspected",
+            Self::IdentityLinked => "identity_linked",
+            Self::IdentityUnlinked => "identity_unlinked",
         }
     }
 
@@ -85,6 +89,7 @@ impl Event {
             Self::SecondFactorDisabled => Some("second_factor_disabled"),
             Self::PasskeyRemoved => Some("passkey_removed"),
             Self::PasskeyCloneSuspected => Some("passkey_clone_suspected"),
+            Self::IdentityUnlinked => Some("identity_unlinked"),
             _ => None,
         }
     }
@@ -119,6 +124,8 @@ impl Event {
             Self::PasskeyCloneSuspected => {
                 "a passkey's signature counter went backwards (a cloned authenticator?): sign-in refused"
             }
+            Self::IdentityLinked => "a provider's identity linked: it signs in to this account",
+            Self::IdentityUnlinked => "a provider's identity unlinked",
         }
     }
 

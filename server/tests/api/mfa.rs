@@ -16,9 +16,14 @@ fn code(secret: &str, steps_ahead: i64) -> String {
 /// user2 with an authenticator turned on: (its secret, its recovery codes, the session's tokens).
 async fn enrolled(app: &TestApp) -> (String, Vec<String>, Value) {
     let tokens = app.login("user2", "password2").await;
-    let access = &tokens["access"];
-    let (status, enrolment) =
-        app.send(Method::POST, "/api/mfa/totp/", access, Some(json!({"password": "password2"}))).await;
+    let (secret, codes) = enrol(app, &tokens["access"], json!({"password": "password2"})).await;
+    (secret, codes, tokens)
+}
+
+/// Turns an authenticator on for the account of `access` (`body` proves recent
+/// authentication, or is `{}` within the window): its secret and recovery codes.
+pub async fn enrol(app: &TestApp, access: &Value, body: Value) -> (String, Vec<String>) {
+    let (status, enrolment) = app.send(Method::POST, "/api/mfa/totp/", access, Some(body)).await;
     assert_eq!(status, StatusCode::OK, "{enrolment}");
     let secret = enrolment["secret"].as_str().unwrap().to_owned();
     assert!(enrolment["otpauth_uri"].as_str().unwrap().starts_with("otpauth://totp/"));
@@ -34,7 +39,7 @@ async fn enrolled(app: &TestApp) -> (String, Vec<String>, Value) {
     let codes: Vec<String> =
         body["recovery_codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
     assert_eq!(codes.len(), 10);
-    (secret, codes, tokens)
+    (secret, codes)
 }
 
 /// Password step: 401 `mfa_required` with the token, and no tokens yet.

@@ -127,10 +127,27 @@ impl Browser {
         start: &str,
         login: &str,
     ) -> String {
+        let authorize = self.begin(app, op, start).await;
+        self.through_authorization(app, op, &authorize, login).await
+    }
+
+    /// The app's `start`: the provider's authorization URL it redirects to.
+    pub async fn begin(&mut self, app: &TestApp, op: &OidcProvider, start: &str) -> String {
         let (status, authorize) = self.get(&format!("{}{start}", app.base)).await;
         assert_eq!(status, StatusCode::SEE_OTHER, "start redirects to the provider");
         assert!(authorize.starts_with(&op.issuer), "{authorize}");
-        let (_, interaction) = self.get(&authorize).await;
+        authorize
+    }
+
+    /// From the provider's authorization URL to its redirect back, logging in as `login`.
+    pub async fn through_authorization(
+        &mut self,
+        app: &TestApp,
+        op: &OidcProvider,
+        authorize: &str,
+        login: &str,
+    ) -> String {
+        let (_, interaction) = self.get(authorize).await;
         let interaction = absolute(&op.issuer, &interaction);
         let form = [("prompt", "login"), ("login", login), ("password", "anything")];
         let (_, resume) = self.visit(reqwest::Method::POST, &interaction, &form).await;

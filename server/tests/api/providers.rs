@@ -189,3 +189,125 @@ async fn a_provider_that_cannot_be_read_stops_the_server_starting() {
     let message = format!("{e:#}");
     assert!(message.contains("provider corp") && message.contains("openid-configuration"), "{message}");
 }
+
+#[tokio::test]
+async fn an_id_token_for_another_requests_nonce_is_refused() {
+    let op = OidcProvider::start(&["test"]);
+    let app = app_with(&op).await;
+    let users_before = app.count("SELECT COUNT(*) FROM users").await;
+    // Two sign-ins begun. The provider is sent the second one's state and PKCE challenge
+    // with the first one's nonce: as a code injected into another person's sign-in would
+    // carry a nonce that is not theirs.
+    let mut browser = Browser::open();
+    let first = reqwest::Url::parse(&browser.begin(&app, &op, "/auth/test/start").await).unwrap();
+    let second = reqwest::Url::parse(&browser.begin(&app, &op, "/auth/test/start").await).unwrap();
+    let nonce_of_first = first.query_pairs().find(|(k, _)| k == "nonce").unwrap().1.into_owned();
+    let pairs: Vec<(String, String)> = second
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == "nonce" { nonce_of_first.clone() } else { v.into_owned() };
+            (k.into_owned(), v)
+        })
+        .collect();
+    let mut mixed = second.clone();
+    mixed.query_pairs_mut().clear().extend_pairs(pairs);
+    let callback = browser.through_authorization(&app, &op, mixed.as_str(), "frank").await;
+    let landing = land(&mut browser, &callback).await;
+    assert_eq!((landing.handoff, landing.error.as_deref()), (None, Some("refused")));
+    assert_eq!(app.count("SELECT COUNT(*) FROM users").await, users_before);
+}
+
+#[tokio::test]
+async fn an_account_with_a_second_factor_still_asks_for_its_code() {
+    let op = OidcProvider::start(&["test"]);
+    let app = app_with(&op).await;
+    let landing = round_trip(&app, &op, "/auth/test/start", "grace").await;
+    let (_, signed_in) = finish(&app, &landing.handoff.unwrap()).await;
+    let access = signed_in["tokens"]["access"].clone();
+    // Fresh from signing in, so no password is asked to turn it on.
+    crate::mfa::enrol(&app, &access, json!({})).await;
+
+    let landing = round_trip(&app, &op, "/auth/test/start", "grace").await;
+    let (status, body) = finish(&app, &landing.handoff.unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_error_shape(&body, "mfa_required");
+    assert!(body["mfa_token"].is_string());
+}
+
+/// Where a linking callback sends the browser on: the security page, by a page of this
+/// site that moves on by itself (so the next request is same-site and cookie mode's
+/// `SameSite=Strict` session cookie comes along).
+async fn back_to_security(callback: &str) -> String {
+    let res = reqwest::get(callback).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
+    let url = page.split("content=\"0;url=").nth(1).and_then(|rest| rest.split('"').next()).unwrap();
+    url.replace("&amp;", "&")
+}
+
+/// A server function called as the page calls it: its status and body.
+async fn call(app: &TestApp, name: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    TestApp::read(crate::cookie_mode::rpc_as_the_page(app, name, form, None).await).await
+}
+
+#[tokio::test]
+async fn a_signed_in_user_links_a_provider_which_then_signs_in_to_that_account() {
+    let op = OidcProvider::start(&["test"]);
+    let app = app_with(&op).await;
+    let sam = app.login("user1", "password1").await;
+    let access = sam["access"].as_str().unwrap();
+    // Just signed in with the password: recent enough, no password asked.
+    let (status, url) =
+        call(&app, "link_identity", &[("access", access), ("provider", "test"), ("password", "")]).await;
+    assert_eq!(status, StatusCode::OK, "{url}");
+    let mut browser = Browser::open();
+    let callback = browser.through_authorization(&app, &op, url.as_str().unwrap(), "helen").await;
+    assert_eq!(back_to_security(&callback).await, "/security?provider_linked=test");
+    let (_, linked) = call(&app, "linked_identities", &[("access", access)]).await;
+    assert_eq!(linked[0]["provider"], "test");
+    assert_eq!(linked[0]["name"], "Test ID");
+    assert_eq!(linked[0]["email"], "helen@example.com");
+    let mails =
+        app.count("SELECT COUNT(*) FROM outbox WHERE subject LIKE 'A sign-in provider was linked%'").await;
+    assert_eq!(mails, 1);
+
+    // Signing in through it now opens a session of Sam's account.
+    let landing = round_trip(&app, &op, "/auth/test/start", "helen").await;
+    let (_, signed_in) = finish(&app, &landing.handoff.unwrap()).await;
+    assert_eq!(signed_in["user"]["username"], "user1");
+
+    // Nobody else can link it while it is Sam's.
+    let tim = app.login("user2", "password2").await;
+    let tim = tim["access"].as_str().unwrap();
+    let (_, url) =
+        call(&app, "link_identity", &[("access", tim), ("provider", "test"), ("password", "")]).await;
+    let callback = Browser::open().through_authorization(&app, &op, url.as_str().unwrap(), "helen").await;
+    assert_eq!(back_to_security(&callback).await, "/security?provider_error=identity_in_use");
+
+    // Sam has a password too, so it can go; then it is gone, and mailed.
+    let (status, body) =
+        call(&app, "unlink_identity", &[("access", access), ("provider", "test"), ("password", "")]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, linked) = call(&app, "linked_identities", &[("access", access)]).await;
+    assert_eq!(linked, json!([]));
+    let (status, _) =
+        call(&app, "unlink_identity", &[("access", access), ("provider", "test"), ("password", "")]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let mails =
+        app.count("SELECT COUNT(*) FROM outbox WHERE subject LIKE 'A sign-in provider was unlinked%'").await;
+    assert_eq!(mails, 1);
+}
+
+#[tokio::test]
+async fn the_last_way_to_sign_in_is_never_unlinked() {
+    let op = OidcProvider::start(&["test"]);
+    let app = app_with(&op).await;
+    let landing = round_trip(&app, &op, "/auth/test/start", "ivan").await;
+    let (_, signed_in) = finish(&app, &landing.handoff.unwrap()).await;
+    let access = signed_in["tokens"]["access"].as_str().unwrap();
+    let (status, body) =
+        call(&app, "unlink_identity", &[("access", access), ("provider", "test"), ("password", "")]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["field"], "provider");
+    assert_eq!(app.count("SELECT COUNT(*) FROM identities").await, 1);
+}

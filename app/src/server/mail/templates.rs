@@ -153,6 +153,21 @@ impl Mails {
         self.notice(to, subject, username, &format!("{what}; your other sessions ended. ({APP_NAME})"))
     }
 
+    pub fn identity_changed(&self, to: &str, username: &str, provider: &str, linked: bool) -> Outgoing {
+        let (subject, what) = if linked {
+            (
+                "A sign-in provider was linked",
+                format!("Your {provider} account can now sign in to your account"),
+            )
+        } else {
+            (
+                "A sign-in provider was unlinked",
+                format!("Your {provider} account can no longer sign in to your account"),
+            )
+        };
+        self.notice(to, subject, username, &format!("{what}. ({APP_NAME})"))
+    }
+
     pub fn account_deleted(&self, to: &str, username: &str) -> Outgoing {
         compose(
             to,

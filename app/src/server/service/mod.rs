@@ -9,6 +9,7 @@
 //! - `mfa`: second factors (authenticator app, recovery codes) and a sign-in's second step;
 //! - `passkeys`: adding and removing passkeys, and signing in with one;
 //! - `providers`: signing in through an OpenID Connect provider;
+//! - `identities`: the providers' identities linked to an account (link, unlink);
 //! - `outbox`: delivering queued mail;
 //! - `admin`: disabling accounts, the admin list, the audit log, signing keys.
 //!
@@ -18,6 +19,7 @@
 
 mod account;
 mod admin;
+mod identities;
 mod mfa;
 mod outbox;
 mod passkeys;

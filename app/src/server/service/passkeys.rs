@@ -13,7 +13,7 @@ use crate::server::audit::{Event, Record};
 use crate::server::limits::Action;
 use crate::server::mail::{link_token, token_hash};
 use crate::server::passkeys::{CEREMONY_SECS, browser_options, require_discoverable};
-use crate::server::store::{AddRefused, Ceremony, MAX_PASSKEYS, NewPasskey};
+use crate::server::store::{AddRefused, Ceremony, MAX_PASSKEYS, NewPasskey, RemoveRefused};
 use crate::server::{ClientMeta, internal_error, now};
 use webauthn_rs::prelude::{
     DiscoverableAuthentication, Passkey, PasskeyRegistration, PublicKeyCredential,
@@ -145,8 +145,12 @@ impl AuthService {
         let notice = |name: &str| mails.passkey_changed(&account.email, &account.username, name, false);
         let write = self.store().remove_passkey(&claims.user_id, id, &claims.sid, now(), notice);
         let revoked = crate::server::liveness::Revocation::User(claims.user_id.clone());
-        if self.revoking(write, |removed| removed.is_some().then_some(revoked)).await?.is_none() {
-            return Err(ApiError::new(ErrorCode::NotFound, "No such passkey."));
+        match self.revoking(write, |removed| removed.is_ok().then_some(revoked)).await? {
+            Ok(_) => {}
+            Err(RemoveRefused::NotFound) => {
+                return Err(ApiError::new(ErrorCode::NotFound, "No such passkey."));
+            }
+            Err(RemoveRefused::LastWay) => return Err(ApiError::last_way_to_sign_in("id")),
         }
         self.mail_queued();
         self.record_for(Event::PasskeyRemoved, &claims, &meta).await;

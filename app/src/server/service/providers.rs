@@ -6,7 +6,7 @@
 //! sign-in with an identity nobody has linked creates an account, unless its email address
 //! is one an account here already has: that is never linked by itself (the address alone
 //! proves nothing about who holds the account): the person is told to sign in to that
-//! account instead.
+//! account and link the provider from the security page (`identities`).
 
 use super::AuthService;
 use crate::api::{ApiError, ErrorCode, NewAccount, ProviderInfo, SignIn};
@@ -42,6 +42,8 @@ pub enum ProviderRefusal {
     EmailInUse,
     /// The linked account is disabled.
     Disabled,
+    /// Linking: the provider's account already signs in to another account here.
+    IdentityInUse,
 }
 
 impl ProviderRefusal {
@@ -54,6 +56,7 @@ impl ProviderRefusal {
             Self::NoEmail => "no_email",
             Self::EmailInUse => "email_in_use",
             Self::Disabled => "disabled",
+            Self::IdentityInUse => "identity_in_use",
         }
     }
 }
@@ -68,11 +71,14 @@ impl From<CallbackError> for ProviderRefusal {
     }
 }
 
-/// Where the callback sends the browser: the login page, with the hand-over token or why
-/// there is none, and where to go afterwards.
-pub struct CallbackOutcome {
-    pub next: String,
-    pub result: Result<String, ProviderRefusal>,
+/// Where the callback sends the browser.
+pub enum CallbackOutcome {
+    /// To the login page, which opens the session with the hand-over token, then to `next`.
+    SignedIn { next: String, handoff: String },
+    /// Back to the security page: the identity now signs in to the account that asked.
+    Linked { provider: String },
+    /// To the login page (or the security page, when `linking`), saying why not.
+    Refused { next: String, why: ProviderRefusal, linking: bool },
 }
 
 impl AuthService {
@@ -116,14 +122,24 @@ impl AuthService {
         meta: &ClientMeta,
     ) -> Result<CallbackOutcome, ApiError> {
         let now = now();
-        let taken = self.store().take_ceremony(&token_hash(state), Ceremony::ProviderSignIn, now).await?;
-        let Some((_, pending)) = taken else {
-            return Ok(CallbackOutcome { next: safe_next(None), result: Err(ProviderRefusal::Expired) });
-        };
+        let hash = token_hash(state);
+        // A sign-in, or a signed-in user linking another way to sign in.
+        let (linking_user, pending) =
+            match self.store().take_ceremony(&hash, Ceremony::ProviderSignIn, now).await? {
+                Some((_, pending)) => (None, pending),
+                None => match self.store().take_ceremony(&hash, Ceremony::ProviderLink, now).await? {
+                    Some((user_id, pending)) if user_id.is_some() => (user_id, pending),
+                    _ => {
+                        let why = ProviderRefusal::Expired;
+                        return Ok(CallbackOutcome::Refused { next: safe_next(None), why, linking: false });
+                    }
+                },
+            };
+        let linking = linking_user.is_some();
         let pending: Pending =
             serde_json::from_str(&pending).map_err(|e| internal_error("stored state", e))?;
         let next = pending.next.clone();
-        let refuse = |why| Ok(CallbackOutcome { next: next.clone(), result: Err(why) });
+        let refuse = |why| Ok(CallbackOutcome::Refused { next: next.clone(), why, linking });
         let Some(client) = self.0.providers.get(provider).filter(|_| pending.provider == provider) else {
             return refuse(ProviderRefusal::Expired);
         };
@@ -133,6 +149,12 @@ impl AuthService {
             Ok(identity) => identity,
             Err(e) => return refuse(e.into()),
         };
+        if let Some(user_id) = linking_user {
+            return match self.link(&user_id, &identity, meta, now).await? {
+                Ok(()) => Ok(CallbackOutcome::Linked { provider: identity.provider }),
+                Err(why) => refuse(why),
+            };
+        }
         let user_id = match self.account_for(&identity, now).await? {
             Ok(user_id) => user_id,
             Err(why) => {
@@ -147,7 +169,7 @@ impl AuthService {
         self.store()
             .insert_ceremony(&hash, Ceremony::ProviderHandoff, Some(&user_id), "", expires_at)
             .await?;
-        Ok(CallbackOutcome { next, result: Ok(token) })
+        Ok(CallbackOutcome::SignedIn { next, handoff: token })
     }
 
     /// The login page's half: the hand-over token (once, within a minute) for a session,

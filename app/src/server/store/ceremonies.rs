@@ -13,6 +13,8 @@ pub enum Ceremony {
     ProviderSignIn,
     /// Between the callback and the login page that opens the session.
     ProviderHandoff,
+    /// Between a signed-in user's redirect to a provider (to link it) and its callback.
+    ProviderLink,
 }
 
 impl Ceremony {
@@ -22,6 +24,7 @@ impl Ceremony {
             Self::PasskeySignIn => "sign_in",
             Self::ProviderSignIn => "provider_sign_in",
             Self::ProviderHandoff => "provider_handoff",
+            Self::ProviderLink => "provider_link",
         }
     }
 }

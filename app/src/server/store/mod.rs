@@ -26,7 +26,7 @@ mod users;
 pub use ceremonies::Ceremony;
 pub use emails::Verified;
 pub use factors::Proof;
-pub use identities::NewIdentity;
+pub use identities::{NewIdentity, RemoveRefused};
 pub use mail_tokens::{NewMailToken, Purpose};
 pub use passkeys::{AddRefused, MAX_PASSKEYS, NewPasskey};
 pub use sessions::{NewSession, RevokeReason, Rotation, RotationPolicy, TokenRow};

@@ -1,6 +1,7 @@
 //! `passkeys`: the passkeys registered to accounts.
 
 use super::factors::factor_changed_in;
+use super::identities::{RemoveRefused, other_ways_in};
 use super::{Store, from_i64, to_i64};
 use crate::api::PasskeyInfo;
 use crate::server::mail::Outgoing;
@@ -152,8 +153,9 @@ impl Store {
         keep_session: &str,
         now: u64,
         notice: impl FnOnce(&str) -> Outgoing,
-    ) -> Result<Option<String>, sqlx::Error> {
+    ) -> Result<Result<String, RemoveRefused>, sqlx::Error> {
         let mut tx = self.write.begin().await?;
+        let others = other_ways_in(&mut tx, user_id, None, Some(id)).await?;
         let removed: Option<(String,)> =
             sqlx::query_as("DELETE FROM passkeys WHERE id = $1 AND user_id = $2 RETURNING name")
                 .bind(id)
@@ -162,10 +164,14 @@ impl Store {
                 .await?;
         let Some((name,)) = removed else {
             tx.rollback().await?;
-            return Ok(None);
+            return Ok(Err(RemoveRefused::NotFound));
         };
+        if others == 0 {
+            tx.rollback().await?;
+            return Ok(Err(RemoveRefused::LastWay));
+        }
         factor_changed_in(&mut tx, user_id, keep_session, now, &notice(&name)).await?;
         tx.commit().await?;
-        Ok(Some(name))
+        Ok(Ok(name))
     }
 }
