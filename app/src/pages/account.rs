@@ -3,7 +3,7 @@
 //! for the ten minutes the server allows, not again.
 
 use crate::api::{ApiError, ErrorCode};
-use crate::auth::use_auth;
+use crate::auth::{AuthContext, use_auth};
 use crate::components::{Submission, TextField};
 use crate::functions;
 use leptos::prelude::*;
@@ -14,6 +14,7 @@ use leptos::task::spawn_local;
 #[derive(Clone, Copy)]
 pub struct RecentAuth {
     needs_password: RwSignal<Option<bool>>,
+    auth: AuthContext,
 }
 
 impl RecentAuth {
@@ -28,7 +29,20 @@ impl RecentAuth {
                 needs_password.set(Some(!recent));
             });
         });
-        Self { needs_password }
+        Self { needs_password, auth }
+    }
+
+    /// A sensitive call: made with the access token and the typed `password` (empty while
+    /// the window is open), and learned from.
+    pub async fn call<T, F, Fut>(self, password: RwSignal<String>, call: F) -> Result<T, ApiError>
+    where
+        F: Fn(String, String) -> Fut,
+        Fut: std::future::Future<Output = Result<T, ApiError>>,
+    {
+        let typed = password.get_untracked();
+        let result = self.auth.with_access(|access| call(access, typed.clone())).await;
+        self.learn(&result);
+        result
     }
 
     /// Until the server has said whether the password is needed, the forms wait (a form
@@ -43,7 +57,7 @@ impl RecentAuth {
 
     /// Learns from a sensitive call's answer: success proved the password (or the window
     /// was open), a refusal for want of one means the window has closed.
-    pub fn learn<T>(self, result: &Result<T, ApiError>) {
+    fn learn<T>(self, result: &Result<T, ApiError>) {
         match result {
             Ok(_) => self.needs_password.set(Some(false)),
             Err(e) if e.code == ErrorCode::ReauthenticationRequired => self.needs_password.set(Some(true)),
@@ -71,7 +85,6 @@ pub fn ConfirmPassword(
 
 #[component]
 pub fn ChangeEmail(recent: RecentAuth) -> impl IntoView {
-    let auth = use_auth();
     let form = Submission::new();
     let new_email = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
@@ -79,10 +92,9 @@ pub fn ChangeEmail(recent: RecentAuth) -> impl IntoView {
     let on_submit = move |ev| {
         sent_to.set(None);
         form.submit(ev, move || async move {
-            let (to, pass) = (new_email.get_untracked(), password.get_untracked());
-            let call = |access| functions::change_email(access, to.clone(), pass.clone());
-            let result = auth.with_access(call).await;
-            recent.learn(&result);
+            let to = new_email.get_untracked();
+            let result =
+                recent.call(password, |access, pass| functions::change_email(access, to.clone(), pass)).await;
             result?;
             password.set(String::new());
             new_email.set(String::new());
@@ -119,9 +131,7 @@ pub fn DeleteAccount(recent: RecentAuth) -> impl IntoView {
     let sure = RwSignal::new(false);
     let on_submit = move |ev| {
         form.submit(ev, move || async move {
-            let pass = password.get_untracked();
-            let result = auth.with_access(|access| functions::delete_account(access, pass.clone())).await;
-            recent.learn(&result);
+            let result = recent.call(password, functions::delete_account).await;
             result?;
             // Every session is gone on the server: forget this one here and in every tab.
             auth.logout().await;

@@ -39,10 +39,8 @@ pub fn SignInProviders(recent: RecentAuth) -> impl IntoView {
 
     let link = move |provider: String| {
         form.submit_with(move || async move {
-            let typed = password.get_untracked();
-            let call = |access| functions::link_identity(access, provider.clone(), typed.clone());
-            let result = auth.with_access(call).await;
-            recent.learn(&result);
+            let call = |access, typed| functions::link_identity(access, provider.clone(), typed);
+            let result = recent.call(password, call).await;
             // Off to the provider; its callback brings the browser back here.
             let _ = window().location().set_href(&result?);
             Ok(())
@@ -50,10 +48,8 @@ pub fn SignInProviders(recent: RecentAuth) -> impl IntoView {
     };
     let unlink = move |provider: String| {
         form.submit_with(move || async move {
-            let typed = password.get_untracked();
-            let call = |access| functions::unlink_identity(access, provider.clone(), typed.clone());
-            let result = auth.with_access(call).await;
-            recent.learn(&result);
+            let call = |access, typed| functions::unlink_identity(access, provider.clone(), typed);
+            let result = recent.call(password, call).await;
             result?;
             password.set(String::new());
             version.update(|v| *v += 1);

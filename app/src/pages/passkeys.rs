@@ -31,11 +31,7 @@ pub fn Passkeys(recent: RecentAuth) -> impl IntoView {
     let on_submit = move |ev| {
         added.set(None);
         form.submit(ev, move || async move {
-            let typed = password.get_untracked();
-            let options = auth
-                .with_access(|access| functions::passkey_registration_options(access, typed.clone()))
-                .await;
-            recent.learn(&options);
+            let options = recent.call(password, functions::passkey_registration_options).await;
             let challenge = options?;
             password.set(String::new());
             let credential = passkey::create(&challenge.options).await?;
@@ -53,10 +49,9 @@ pub fn Passkeys(recent: RecentAuth) -> impl IntoView {
     let remove = move |id: String| {
         added.set(None);
         removal.submit_with(move || async move {
-            let typed = password.get_untracked();
-            let result =
-                auth.with_access(|access| functions::remove_passkey(access, id.clone(), typed.clone())).await;
-            recent.learn(&result);
+            let result = recent
+                .call(password, |access, typed| functions::remove_passkey(access, id.clone(), typed))
+                .await;
             result?;
             password.set(String::new());
             version.update(|v| *v += 1);

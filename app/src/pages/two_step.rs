@@ -71,14 +71,11 @@ pub fn TwoStep(recent: RecentAuth) -> impl IntoView {
 
 #[component]
 fn Enrol(recent: RecentAuth, started: impl Fn(TotpEnrolment) + Copy + 'static) -> impl IntoView {
-    let auth = use_auth();
     let form = Submission::new();
     let password = RwSignal::new(String::new());
     let on_submit = move |ev| {
         form.submit(ev, move || async move {
-            let pass = password.get_untracked();
-            let result = auth.with_access(|access| functions::enrol_totp(access, pass.clone())).await;
-            recent.learn(&result);
+            let result = recent.call(password, functions::enrol_totp).await;
             started(result?);
             Ok(())
         });
@@ -165,16 +162,12 @@ fn TotpOn(
     show_codes: impl Fn(RecoveryCodes) + Copy + 'static,
     changed: impl Fn() + Copy + 'static,
 ) -> impl IntoView {
-    let auth = use_auth();
     let form = Submission::new();
     let password = RwSignal::new(String::new());
     let regenerate = move |ev: leptos::ev::MouseEvent| {
         ev.prevent_default();
         form.submit_with(move || async move {
-            let pass = password.get_untracked();
-            let result =
-                auth.with_access(|access| functions::regenerate_recovery_codes(access, pass.clone())).await;
-            recent.learn(&result);
+            let result = recent.call(password, functions::regenerate_recovery_codes).await;
             show_codes(result?);
             Ok(())
         });
@@ -182,9 +175,7 @@ fn TotpOn(
     let turn_off = move |ev: leptos::ev::MouseEvent| {
         ev.prevent_default();
         form.submit_with(move || async move {
-            let pass = password.get_untracked();
-            let result = auth.with_access(|access| functions::disable_totp(access, pass.clone())).await;
-            recent.learn(&result);
+            let result = recent.call(password, functions::disable_totp).await;
             result?;
             changed();
             Ok(())

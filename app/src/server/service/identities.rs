@@ -6,13 +6,9 @@ use super::AuthService;
 use super::providers::ProviderRefusal;
 use crate::api::{ApiError, ErrorCode, LinkedIdentity};
 use crate::server::audit::{Event, Record};
-use crate::server::mail::token_hash;
 use crate::server::oidc::Identity;
 use crate::server::store::{Ceremony, NewIdentity, RemoveRefused};
-use crate::server::{ClientMeta, internal_error, now};
-
-/// How long a person may spend at the provider before linking must start again.
-const LINK_SECS: u64 = 600;
+use crate::server::{ClientMeta, now};
 
 impl AuthService {
     /// The caller's linked identities, oldest first.
@@ -41,20 +37,8 @@ impl AuthService {
         meta: ClientMeta,
     ) -> Result<String, ApiError> {
         let claims = self.recently_authenticated(access_token, password, &meta).await?;
-        let client = self
-            .0
-            .providers
-            .get(provider)
-            .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "No such sign-in provider."))?;
-        let authorization = client.authorize("/security".to_owned());
-        let pending =
-            serde_json::to_string(&authorization.pending).map_err(|e| internal_error("state", e))?;
-        let hash = token_hash(&authorization.state);
-        let expires_at = now() + LINK_SECS;
-        self.store()
-            .insert_ceremony(&hash, Ceremony::ProviderLink, Some(&claims.user_id), &pending, expires_at)
-            .await?;
-        Ok(authorization.url)
+        let provider = self.provider(provider)?;
+        self.send_to(provider, "/security".to_owned(), Ceremony::ProviderLink, Some(&claims.user_id)).await
     }
 
     /// The callback's half of linking: `identity` to `user_id`, unless it signs in to

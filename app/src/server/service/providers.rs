@@ -15,11 +15,12 @@ use crate::rules::{self, email_key};
 use crate::server::audit::{Event, Record};
 use crate::server::limits::Action;
 use crate::server::mail::{link_token, token_hash};
-use crate::server::oidc::{CallbackError, Identity, Pending};
+use crate::server::oidc::{CallbackError, Identity, Pending, Provider};
 use crate::server::store::{Ceremony, NewIdentity};
 use crate::server::{ClientMeta, internal_error, now};
 
-/// How long a person may spend at the provider before the sign-in must start again.
+/// How long a person may spend at the provider before the sign-in (or linking) must start
+/// again.
 const AUTHORIZATION_SECS: u64 = 600;
 /// How long the login page has to pick up a finished sign-in.
 const HANDOFF_SECS: u64 = 60;
@@ -95,18 +96,35 @@ impl AuthService {
         next: Option<&str>,
         meta: &ClientMeta,
     ) -> Result<String, ApiError> {
-        let provider = self
-            .0
-            .providers
-            .get(provider)
-            .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "No such sign-in provider."))?;
+        let provider = self.provider(provider)?;
         self.0.limits.check(self.store(), Action::Login, self.client_ip(meta)).await?;
-        let authorization = provider.authorize(safe_next(next));
+        self.send_to(provider, safe_next(next), Ceremony::ProviderSignIn, None).await
+    }
+
+    /// A configured provider, or 404.
+    pub(super) fn provider(&self, id: &str) -> Result<&Provider, ApiError> {
+        self.0
+            .providers
+            .get(id)
+            .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "No such sign-in provider."))
+    }
+
+    /// A new authorization request to `provider`: its URL. What the callback needs (the
+    /// PKCE verifier, the nonce, `next`) stays here, under the `state`'s hash, as a ceremony
+    /// of `purpose` (begun by `user_id` when linking).
+    pub(super) async fn send_to(
+        &self,
+        provider: &Provider,
+        next: String,
+        purpose: Ceremony,
+        user_id: Option<&str>,
+    ) -> Result<String, ApiError> {
+        let authorization = provider.authorize(next);
         let pending =
             serde_json::to_string(&authorization.pending).map_err(|e| internal_error("state", e))?;
         let expires_at = now() + AUTHORIZATION_SECS;
         let hash = token_hash(&authorization.state);
-        self.store().insert_ceremony(&hash, Ceremony::ProviderSignIn, None, &pending, expires_at).await?;
+        self.store().insert_ceremony(&hash, purpose, user_id, &pending, expires_at).await?;
         Ok(authorization.url)
     }
 
