@@ -4,9 +4,13 @@
 // `unverified` has an address the provider does not vouch for.
 //
 //   node provider.mjs <port>
-//   env: OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_REDIRECT_URIS (comma-separated)
+//   env: OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_REDIRECT_URIS (comma-separated),
+//        OIDC_TAMPER (optional, tests of the app's ID token checks: see below)
 //
-// Prints `OIDC_READY <issuer>` on stdout once it listens.
+// Each start signs with a key of its own, so starting it again on the same port is a key
+// rotation. Prints `OIDC_READY <issuer>` on stdout once it listens.
+import { randomUUID } from "node:crypto";
+import { SignJWT, decodeJwt, exportJWK, generateKeyPair } from "jose";
 import Provider from "oidc-provider";
 
 const port = Number(process.argv[2]);
@@ -15,7 +19,12 @@ if (!Number.isInteger(port) || port <= 0) {
   process.exit(2);
 }
 const issuer = `http://127.0.0.1:${port}`;
+const kid = randomUUID();
+const { privateKey } = await generateKeyPair("RS256", { extractable: true });
+const signingKey = { ...(await exportJWK(privateKey)), kid, alg: "RS256", use: "sig" };
+
 const provider = new Provider(issuer, {
+  jwks: { keys: [signingKey] },
   clients: [{
     client_id: process.env.OIDC_CLIENT_ID ?? "test-client",
     client_secret: process.env.OIDC_CLIENT_SECRET ?? "test-secret",
@@ -56,5 +65,30 @@ const provider = new Provider(issuer, {
     return grant;
   },
 });
+// OIDC_TAMPER makes the token endpoint hand out an ID token that a client must refuse,
+// otherwise as issued: signed by this provider's own key but naming another `issuer` or
+// `audience`, or `expired`; or (`key`) signed by another key under this key's id.
+const tamper = process.env.OIDC_TAMPER;
+const tampered = {
+  issuer: (claims) => ({ ...claims, iss: `${issuer}/another-tenant` }),
+  audience: (claims) => ({ ...claims, aud: "another-client", azp: "another-client" }),
+  expired: (claims) => ({ ...claims, iat: claims.iat - 3600, exp: claims.iat - 1800 }),
+  key: (claims) => claims,
+};
+if (tamper) {
+  if (!tampered[tamper]) {
+    console.error(`OIDC_TAMPER must be one of ${Object.keys(tampered).join(", ")}`);
+    process.exit(2);
+  }
+  const key = tamper === "key" ? (await generateKeyPair("RS256")).privateKey : privateKey;
+  provider.use(async (ctx, next) => {
+    await next();
+    if (ctx.path !== "/token" || typeof ctx.body?.id_token !== "string") return;
+    const claims = tampered[tamper](decodeJwt(ctx.body.id_token));
+    const idToken = await new SignJWT(claims).setProtectedHeader({ alg: "RS256", kid, typ: "JWT" }).sign(key);
+    ctx.body = { ...ctx.body, id_token: idToken };
+  });
+}
+
 provider.listen(port, "127.0.0.1", () => console.log(`OIDC_READY ${issuer}`));
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => process.exit(0));

@@ -4,13 +4,17 @@
 //! from the provider's keys, issuer, audience, expiry, nonce) before anything is believed.
 //! The `openidconnect` crate does the protocol; this module keeps it to what the app needs.
 
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims};
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreIdTokenClaims, CoreJsonWebKeySet,
+    CoreProviderMetadata, CoreUserInfoClaims,
+};
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet,
-    IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
-    TokenResponse,
+    AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet,
+    EndpointNotSet, EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
+    RedirectUrl, Scope, SignatureVerificationError, TokenResponse, TokenUrl,
 };
 use serde::{Deserialize, Serialize};
+use std::sync::RwLock;
 use std::time::Duration;
 
 /// How long a provider may take to answer one request.
@@ -35,8 +39,18 @@ type Client =
 pub struct Provider {
     pub id: String,
     pub name: String,
-    client: Client,
+    settings: ProviderSettings,
+    endpoints: Endpoints,
+    metadata: CoreProviderMetadata,
+    /// Replaced when the provider signs with a key it did not publish at start.
+    client: RwLock<Client>,
     http: reqwest::Client,
+}
+
+/// The provider's token endpoint and this site's callback for it.
+struct Endpoints {
+    token_url: TokenUrl,
+    redirect: RedirectUrl,
 }
 
 /// What the browser is sent to the provider with, and what the callback needs to finish:
@@ -103,21 +117,28 @@ impl Provider {
             .cloned()
             .ok_or_else(|| format!("{} names no token endpoint", settings.issuer))?;
         let redirect = RedirectUrl::new(redirect.to_owned()).map_err(|e| format!("the callback URL: {e}"))?;
-        let client = CoreClient::from_provider_metadata(
+        let endpoints = Endpoints { token_url, redirect };
+        let client = RwLock::new(client(&metadata, settings, &endpoints));
+        Ok(Self {
+            id: settings.id.clone(),
+            name: settings.name.clone(),
+            settings: settings.clone(),
+            endpoints,
             metadata,
-            ClientId::new(settings.client_id.clone()),
-            Some(ClientSecret::new(settings.client_secret.clone())),
-        )
-        .set_token_uri(token_url)
-        .set_redirect_uri(redirect);
-        Ok(Self { id: settings.id.clone(), name: settings.name.clone(), client, http })
+            client,
+            http,
+        })
+    }
+
+    fn client(&self) -> Client {
+        self.client.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// A new authorization request for the browser to follow.
     pub fn authorize(&self, next: String) -> Authorization {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let (url, state, nonce) = self
-            .client
+            .client()
             .authorize_url(
                 CoreAuthenticationFlow::AuthorizationCode,
                 CsrfToken::new_random,
@@ -143,7 +164,7 @@ impl Provider {
     /// pending request's nonce.
     pub async fn finish(&self, code: &str, pending: Pending) -> Result<Identity, CallbackError> {
         let tokens = self
-            .client
+            .client()
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier))
             .request_async(&self.http)
@@ -155,9 +176,8 @@ impl Provider {
                 other => CallbackError::Unreachable(other.to_string()),
             })?;
         let id_token = tokens.id_token().ok_or_else(|| CallbackError::Refused("no ID token".into()))?;
-        let claims = id_token
-            .claims(&self.client.id_token_verifier(), &Nonce::new(pending.nonce))
-            .map_err(|e| CallbackError::Refused(e.to_string()))?;
+        let nonce = Nonce::new(pending.nonce);
+        let claims = self.verify(id_token, &nonce).await?;
         let mut identity = Identity {
             provider: self.id.clone(),
             subject: claims.subject().as_str().to_owned(),
@@ -175,12 +195,40 @@ impl Provider {
         Ok(identity)
     }
 
+    /// The ID token's claims, once its signature, issuer, audience, expiry and nonce check
+    /// out. A key the provider did not publish at start is looked up once more: providers
+    /// rotate their keys. (Only the provider's own token endpoint, reached with this app's
+    /// secret, hands over ID tokens here, so nobody else can make the server fetch keys.)
+    async fn verify(
+        &self,
+        id_token: &CoreIdToken,
+        nonce: &Nonce,
+    ) -> Result<CoreIdTokenClaims, CallbackError> {
+        let check = |client: &Client| id_token.claims(&client.id_token_verifier(), nonce).cloned();
+        let unknown_key =
+            ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey);
+        match check(&self.client()) {
+            Err(e) if e == unknown_key => {
+                let keys = CoreJsonWebKeySet::fetch_async(self.metadata.jwks_uri(), &self.http)
+                    .await
+                    .map_err(|e| CallbackError::Unreachable(format!("its keys: {e}")))?;
+                let renewed = client(&self.metadata.clone().set_jwks(keys), &self.settings, &self.endpoints);
+                let claims = check(&renewed);
+                *self.client.write().unwrap_or_else(|e| e.into_inner()) = renewed;
+                claims
+            }
+            other => other,
+        }
+        .map_err(|e| CallbackError::Refused(e.to_string()))
+    }
+
     async fn complete_from_userinfo(
         &self,
         identity: &mut Identity,
         access_token: openidconnect::AccessToken,
     ) -> Result<(), CallbackError> {
-        let Ok(request) = self.client.user_info(access_token, None) else {
+        let client = self.client();
+        let Ok(request) = client.user_info(access_token, None) else {
             return Ok(()); // No userinfo endpoint: what the token said is all there is.
         };
         let info: CoreUserInfoClaims =
@@ -192,6 +240,16 @@ impl Provider {
         identity.email_verified = info.email_verified() == Some(true);
         Ok(())
     }
+}
+
+fn client(metadata: &CoreProviderMetadata, settings: &ProviderSettings, endpoints: &Endpoints) -> Client {
+    CoreClient::from_provider_metadata(
+        metadata.clone(),
+        ClientId::new(settings.client_id.clone()),
+        Some(ClientSecret::new(settings.client_secret.clone())),
+    )
+    .set_token_uri(endpoints.token_url.clone())
+    .set_redirect_uri(endpoints.redirect.clone())
 }
 
 /// The providers people can sign in with, in the configured order.

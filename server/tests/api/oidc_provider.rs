@@ -9,20 +9,24 @@ use std::process::{Child, Command, Stdio};
 
 pub const CLIENT_ID: &str = "leptos-auth-test";
 pub const CLIENT_SECRET: &str = "a client secret for the tests only";
-/// The origin the test servers are told they are at: only the provider's redirect and the
-/// app's callback URL carry it, and the test's "browser" sends the callback to the real
-/// server instead.
+/// The origin the test servers are told they are at (unless a test says otherwise): only the
+/// provider's redirect and the app's callback URL carry it, and the test's "browser" sends
+/// the callback to the real server instead.
 pub const PUBLIC_URL: &str = "http://app.test";
 
 pub struct OidcProvider {
     pub issuer: String,
+    /// Where the app it knows is (its callbacks' origin).
+    pub public_url: String,
+    port: u16,
+    redirects: Vec<String>,
+    tamper: Option<&'static str>,
     child: Child,
 }
 
 impl Drop for OidcProvider {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }
 
@@ -30,20 +34,45 @@ impl OidcProvider {
     /// Starts a provider that knows one client, whose callbacks are those of providers
     /// `ids` of a server at `PUBLIC_URL`.
     pub fn start(ids: &[&str]) -> Self {
+        Self::spawn(PUBLIC_URL, ids, None)
+    }
+
+    /// One whose client is an app at `public_url` instead.
+    pub fn start_for(public_url: &str, ids: &[&str]) -> Self {
+        Self::spawn(public_url, ids, None)
+    }
+
+    /// One whose token endpoint hands out ID tokens the app must refuse, otherwise as
+    /// issued: `issuer` or `audience` (another one named), `expired`, or `key` (signed by a
+    /// key that is not the provider's). See end2end/oidc/provider.mjs.
+    pub fn tampering(ids: &[&str], tamper: &'static str) -> Self {
+        Self::spawn(PUBLIC_URL, ids, Some(tamper))
+    }
+
+    fn spawn(public_url: &str, ids: &[&str], tamper: Option<&'static str>) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../end2end/oidc/provider.mjs");
         let redirects: Vec<String> =
-            ids.iter().map(|id| format!("{PUBLIC_URL}/auth/{id}/callback")).collect();
-        let mut child = Command::new("node")
+            ids.iter().map(|id| format!("{public_url}/auth/{id}/callback")).collect();
+        let (issuer, child) = Self::run(port, &redirects, tamper);
+        Self { issuer, public_url: public_url.to_owned(), port, redirects, tamper, child }
+    }
+
+    fn run(port: u16, redirects: &[String], tamper: Option<&str>) -> (String, Child) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../end2end/oidc/provider.mjs");
+        let mut command = Command::new("node");
+        command
             .arg(script)
             .arg(port.to_string())
             .env("OIDC_CLIENT_ID", CLIENT_ID)
             .env("OIDC_CLIENT_SECRET", CLIENT_SECRET)
             .env("OIDC_REDIRECT_URIS", redirects.join(","))
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("node runs (scripts/bootstrap.sh installs it and end2end's npm packages)");
+            .stderr(Stdio::null());
+        if let Some(tamper) = tamper {
+            command.env("OIDC_TAMPER", tamper);
+        }
+        let mut child =
+            command.spawn().expect("node runs (scripts/bootstrap.sh installs it and end2end's npm packages)");
         let (ready, wait) = std::sync::mpsc::channel();
         let stdout = child.stdout.take().unwrap();
         // Reads (and drains) its output for as long as it runs.
@@ -57,7 +86,16 @@ impl OidcProvider {
         let issuer = wait
             .recv_timeout(Duration::from_secs(30))
             .expect("the OpenID provider started (is end2end/node_modules installed?)");
-        Self { issuer, child }
+        (issuer, child)
+    }
+
+    /// Stops it and starts it again at the same address: it forgets its sessions and signs
+    /// with a new key from now on, as a provider that rotates its keys.
+    pub fn restart(&mut self) {
+        self.stop();
+        let (issuer, child) = Self::run(self.port, &self.redirects, self.tamper);
+        assert_eq!(issuer, self.issuer);
+        self.child = child;
     }
 
     /// The provider as server setting `OIDC_<ID>_*` for provider `id`.
@@ -153,7 +191,8 @@ impl Browser {
         let (_, resume) = self.visit(reqwest::Method::POST, &interaction, &form).await;
         let (status, callback) = self.get(&absolute(&op.issuer, &resume)).await;
         assert_eq!(status, StatusCode::SEE_OTHER);
-        let path = callback.strip_prefix(PUBLIC_URL).unwrap_or_else(|| panic!("back to the app: {callback}"));
+        let path =
+            callback.strip_prefix(&op.public_url).unwrap_or_else(|| panic!("back to the app: {callback}"));
         format!("{}{path}", app.base)
     }
 }

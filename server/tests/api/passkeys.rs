@@ -10,7 +10,7 @@ use reqwest::Method;
 
 /// The origin the test servers are told they are at (`PUBLIC_URL`); a `*.localhost` name,
 /// which browsers treat as secure.
-const ORIGIN: &str = "https://auth.localhost";
+pub const ORIGIN: &str = "https://auth.localhost";
 
 async fn passkey_app(extra: &[&str]) -> TestApp {
     let mut args = vec!["--public-url", ORIGIN, "--passkeys", "on"];
@@ -20,7 +20,12 @@ async fn passkey_app(extra: &[&str]) -> TestApp {
 
 /// Adds a passkey made by `device` to the account of `tokens`: the answer to
 /// `POST /api/passkeys/`.
-async fn add(app: &TestApp, tokens: &Value, device: &mut Authenticator, name: &str) -> (StatusCode, Value) {
+pub async fn add(
+    app: &TestApp,
+    tokens: &Value,
+    device: &mut Authenticator,
+    name: &str,
+) -> (StatusCode, Value) {
     let access = &tokens["access"];
     let (status, challenge) = app.send(Method::POST, "/api/passkeys/options/", access, Some(json!({}))).await;
     assert_eq!(status, StatusCode::OK, "{challenge}");
@@ -30,7 +35,7 @@ async fn add(app: &TestApp, tokens: &Value, device: &mut Authenticator, name: &s
 }
 
 /// Signs in with whatever passkey `device` holds: the answer to `POST /api/token/passkey/`.
-async fn sign_in(app: &TestApp, device: &mut Authenticator) -> (StatusCode, Value) {
+pub async fn sign_in(app: &TestApp, device: &mut Authenticator) -> (StatusCode, Value) {
     let (status, challenge) = app.post("/api/token/passkey/options/", json!({})).await;
     assert_eq!(status, StatusCode::OK, "{challenge}");
     let credential = device.get(&challenge["options"]);

@@ -311,3 +311,61 @@ async fn the_last_way_to_sign_in_is_never_unlinked() {
     assert_eq!(body["field"], "provider");
     assert_eq!(app.count("SELECT COUNT(*) FROM identities").await, 1);
 }
+
+#[tokio::test]
+async fn an_id_token_not_made_by_the_provider_for_this_app_is_refused() {
+    // Each from a real provider, whose token endpoint changes one thing in the ID token it
+    // issued: who issued it, whom it is for, when it ended, or which key signed it.
+    for tamper in ["issuer", "audience", "expired", "key"] {
+        let op = OidcProvider::tampering(&["test"], tamper);
+        let app = app_with(&op).await;
+        let users_before = app.count("SELECT COUNT(*) FROM users").await;
+        let landing = round_trip(&app, &op, "/auth/test/start?next=/security", "gina").await;
+        assert_eq!((landing.handoff, landing.error.as_deref()), (None, Some("refused")), "{tamper}");
+        assert_eq!(landing.next, "/security");
+        assert_eq!(app.count("SELECT COUNT(*) FROM users").await, users_before, "{tamper}");
+        assert_eq!(app.count("SELECT COUNT(*) FROM identities").await, 0, "{tamper}");
+    }
+}
+
+#[tokio::test]
+async fn a_provider_that_rotates_its_signing_key_still_signs_people_in() {
+    let mut op = OidcProvider::start(&["test"]);
+    let app = app_with(&op).await;
+    let landing = round_trip(&app, &op, "/auth/test/start", "kate").await;
+    let (_, first) = finish(&app, &landing.handoff.expect("signed in")).await;
+    // A new key, published at the same JWKS address, which the server read at start.
+    op.restart();
+    let landing = round_trip(&app, &op, "/auth/test/start", "kate").await;
+    assert_eq!(landing.error, None);
+    let (status, second) = finish(&app, &landing.handoff.expect("signed in with the new key")).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert_eq!(second["user"]["username"], first["user"]["username"]);
+}
+
+#[tokio::test]
+async fn a_passkey_is_a_way_in_too_and_the_last_one_stays() {
+    use crate::passkeys::{ORIGIN, add, sign_in};
+    let op = OidcProvider::start_for(ORIGIN, &["test"]);
+    let args = ["--oidc-providers", "test", "--public-url", ORIGIN, "--passkeys", "on"];
+    let app = spawn_app_with_oidc(&args, op.settings("test")).await;
+    let landing = round_trip(&app, &op, "/auth/test/start", "lena").await;
+    let (_, signed_in) = finish(&app, &landing.handoff.unwrap()).await;
+    let tokens = &signed_in["tokens"];
+    let access = tokens["access"].as_str().unwrap();
+    let mut phone = crate::authenticator::Authenticator::new(ORIGIN);
+    let (status, added) = add(&app, tokens, &mut phone, "phone").await;
+    assert_eq!(status, StatusCode::CREATED, "{added}");
+
+    // With a passkey (and no password) the provider may go...
+    let (status, body) =
+        call(&app, "unlink_identity", &[("access", access), ("provider", "test"), ("password", "")]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // ...and then the passkey is the only way in, so it stays.
+    let path = format!("/api/passkeys/{}/", added["id"].as_str().unwrap());
+    let (status, body) = app.send(reqwest::Method::DELETE, &path, &tokens["access"], None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["field"], "id");
+    let (status, body) = sign_in(&app, &mut phone).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
