@@ -155,9 +155,12 @@ fn PasskeySignIn() -> impl IntoView {
     // Known only in the browser, after hydration: the button shows where it can work.
     let supported = RwSignal::new(false);
     // The pending autofill request, aborted when the button is used or the page goes.
-    let autofill = StoredValue::new_local(None::<web_sys::AbortController>);
+    // Browser only: a thread-local value must not live in a server request's owner, whose
+    // cleanup may run on another thread (and panicked there, cutting the page short).
+    let autofill =
+        cfg!(target_arch = "wasm32").then(|| StoredValue::new_local(None::<web_sys::AbortController>));
     let stop_autofill = move || {
-        if let Some(controller) = autofill.try_update_value(Option::take).flatten() {
+        if let Some(controller) = autofill.and_then(|a| a.try_update_value(Option::take).flatten()) {
             controller.abort();
         }
     };
@@ -171,7 +174,9 @@ fn PasskeySignIn() -> impl IntoView {
             let Ok(challenge) = functions::passkey_sign_in_options().await else { return };
             let Ok(controller) = web_sys::AbortController::new() else { return };
             let signal = controller.signal();
-            autofill.set_value(Some(controller));
+            if let Some(autofill) = autofill {
+                autofill.set_value(Some(controller));
+            }
             if let Ok(credential) = passkey::get(&challenge.options, Some(&signal)).await {
                 form.submit_with(move || auth.login_passkey(challenge.ceremony, credential));
             }

@@ -105,6 +105,24 @@ async fn pages_render_on_the_server_and_unknown_pages_are_404() {
     assert!(res.text().await.unwrap().contains("Page not found"));
 }
 
+/// On a server with many threads, a page's reactive owner may be dropped on another thread
+/// than the one that rendered it: nothing it holds may panic then (it cut the page short).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_page_renders_whole_on_a_many_threaded_server() {
+    let app = spawn_app().await;
+    let pages = ["/", "/login", "/register", "/profile", "/security", "/admin", "/forgot-password"];
+    let loads = (0..25).flat_map(|_| pages).map(|page| {
+        let (http, url) = (app.http.clone(), format!("{}{page}", app.base));
+        tokio::spawn(async move { (page, http.get(url).send().await.unwrap().text().await) })
+    });
+    for load in futures::future::join_all(loads).await {
+        let (page, html) = load.unwrap();
+        let html = html.unwrap_or_else(|e| panic!("{page} was cut short: {e}"));
+        // Streamed: the resources' scripts follow the document; a panic breaks the stream.
+        assert!(html.contains("</html>"), "{page} was cut short");
+    }
+}
+
 #[tokio::test]
 async fn pages_carry_a_nonce_csp_and_every_response_the_security_headers() {
     let app = spawn_app().await;
