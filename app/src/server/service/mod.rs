@@ -237,16 +237,19 @@ impl AuthService {
     /// is best effort: a failure is logged and never fails the operation (which has already
     /// happened).
     async fn record(&self, record: Record<'_>) {
-        record.event.log(&record);
-        record.event.count();
+        self.noted(&record);
         if !record.event.is_audited() {
             return;
         }
-        // UUIDv7: ordered by time, so the log reads back in the order things happened.
-        let id = uuid::Uuid::now_v7().to_string();
-        if let Err(e) = self.store().insert_audit(&id, now(), &record).await {
+        if let Err(e) = self.store().insert_audit(&audit_id(), now(), &record).await {
             tracing::error!(error = %e, event = record.event.as_str(), "could not record an audit event");
         }
+    }
+
+    /// An event's log line and metric, for one whose audit row is written with the change.
+    fn noted(&self, record: &Record<'_>) {
+        record.event.log(record);
+        record.event.count();
     }
 
     /// Records an event of the session an access or refresh token belongs to.
@@ -390,4 +393,10 @@ fn session_tag(session_id: &str) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(format!("leptos-auth tab tag\0{session_id}"));
     digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A new audit row's id. UUIDv7: ordered by time, so the log reads back in the order things
+/// happened.
+pub(crate) fn audit_id() -> String {
+    uuid::Uuid::now_v7().to_string()
 }

@@ -1,7 +1,7 @@
 //! Signing in and staying signed in: login, refresh (rotation), logout, checking a token,
 //! and who a page is rendered for in cookie mode.
 
-use super::{AuthService, session_tag};
+use super::{AuthService, audit_id, session_tag};
 use crate::api::{ApiError, SessionUser, SignIn, TokenPair};
 use crate::server::audit::{Event, Record};
 use crate::server::limits::Action;
@@ -127,20 +127,27 @@ impl AuthService {
             grace_period: self.0.refresh_grace_period,
         };
         let new_jti = new_jti();
-        let write = self.store().rotate_refresh_token(&presented, &new_jti, &policy);
-        let rotation = self.revoking(write, |r| {
-            matches!(r, Rotation::ReuseDetected).then(|| Revocation::Session(presented.sid.clone()))
-        });
         let record = |event| Record {
             event,
             user_id: Some(&presented.user_id),
             session_id: Some(&presented.sid),
             ip: client,
         };
+        // The rotation writes its own audit row, in its transaction: the hot path's one trip
+        // to the database.
+        let (rotated, audit_id) = (record(Event::TokenRefreshed), audit_id());
+        let write = self.store().rotate_refresh_token(&presented, &new_jti, &policy, &audit_id, &rotated);
+        let rotation = self.revoking(write, |r| {
+            matches!(r, Rotation::ReuseDetected).then(|| Revocation::Session(presented.sid.clone()))
+        });
         let (username, child) = match rotation.await? {
-            Rotation::Rotated { username, child } => (username, child),
+            Rotation::Rotated { username, child } => {
+                self.noted(&rotated);
+                (username, child)
+            }
             Rotation::Replayed { username, child } => {
                 tracing::info!(session_id = %presented.sid, "refresh token replayed inside the grace window");
+                self.record(rotated).await;
                 (username, child)
             }
             Rotation::ReuseDetected => {
@@ -159,7 +166,6 @@ impl AuthService {
             child.issued_at,
             child.expires_at,
         );
-        self.record(record(Event::TokenRefreshed)).await;
         self.pair(&username, &claims, now)
     }
 

@@ -3,7 +3,67 @@
 //! transaction.
 
 use super::{Store, Tx, from_i64, to_i64};
+use crate::server::audit::Record;
 use crate::server::tokens::Claims;
+use sqlx::Row;
+
+/// Claims the presented token ($3) for its replacement ($2), if it is current and its session
+/// and user are live: the guarded UPDATE at the heart of a rotation.
+macro_rules! claim {
+    () => {
+        "UPDATE refresh_tokens SET used_at = $1, replaced_by = $2
+ WHERE jti = $3 AND session_id = $4 AND user_id = $5
+   AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $1
+   AND EXISTS (
+     SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
+     WHERE s.id = $4 AND s.revoked_at IS NULL AND s.absolute_expires_at > $1 AND u.disabled_at IS NULL
+   )"
+    };
+}
+
+/// A rotation, in the words of each database: claim the presented token ($3) for its
+/// replacement ($2), and only if that claimed it, move the session's expiry, insert the
+/// replacement and write the audit row; then read back whom it is for. Parameters: $1 now,
+/// $2 the new jti, $3 the presented jti, $4 its session, $5 its user, $6 the refresh
+/// lifetime, $7 the audit row's id, $8 its event, $9 the client's address. Every refresh
+/// token (and so the session's expiry) ends by the session's absolute cap.
+///
+/// SQLite: a script of five statements, run in one call to its worker thread (its single
+/// writer already keeps rotations apart).
+const ROTATE_SQLITE: &str = concat!(
+    claim!(),
+    ";
+
+UPDATE sessions SET last_used_at = $1, expires_at = MIN($1 + $6, absolute_expires_at)
+ WHERE id = $4 AND EXISTS (SELECT 1 FROM refresh_tokens WHERE jti = $3 AND replaced_by = $2);
+INSERT INTO refresh_tokens (jti, session_id, user_id, parent_jti, issued_at, expires_at)
+ SELECT $2, id, user_id, $3, $1, expires_at FROM sessions
+ WHERE id = $4 AND EXISTS (SELECT 1 FROM refresh_tokens WHERE jti = $3 AND replaced_by = $2);
+INSERT INTO audit_events (id, at, event, user_id, session_id, ip)
+ SELECT $7, $1, $8, $5, $4, $9 WHERE EXISTS (SELECT 1 FROM refresh_tokens WHERE jti = $2);
+SELECT u.username, t.expires_at FROM refresh_tokens t JOIN users u ON u.id = t.user_id WHERE t.jti = $2"
+);
+
+/// PostgreSQL: one statement (after the session row is locked, so it reads a snapshot taken
+/// after any revocation it waited for).
+const ROTATE_POSTGRES: &str = concat!(
+    "WITH claimed AS (",
+    claim!(),
+    " RETURNING session_id
+), moved AS (
+  UPDATE sessions SET last_used_at = $1, expires_at = LEAST($1 + $6, absolute_expires_at)
+   WHERE id IN (SELECT session_id FROM claimed)
+  RETURNING id, user_id, expires_at
+), child AS (
+  INSERT INTO refresh_tokens (jti, session_id, user_id, parent_jti, issued_at, expires_at)
+  SELECT $2, id, user_id, $3, $1, expires_at FROM moved
+  RETURNING jti
+), audited AS (
+  INSERT INTO audit_events (id, at, event, user_id, session_id, ip)
+  SELECT $7, $1, $8, $5, $4, $9 FROM child
+)
+SELECT u.username, m.expires_at FROM moved m JOIN users u ON u.id = m.user_id"
+);
 
 pub struct NewSession<'a> {
     pub id: &'a str,
@@ -121,69 +181,57 @@ impl Store {
         tx.commit().await
     }
 
-    /// Rotates the presented refresh token, in one transaction.
+    /// Rotates the presented refresh token, in one transaction, and writes `audit` (the
+    /// rotation's event, under `audit_id`) in it when it rotates.
     ///
-    /// The guarded UPDATE comes first and is what makes concurrent refreshes safe: whichever
-    /// transaction marks the token used first wins; every other one matches zero rows (SQLite
-    /// serialises writers, PostgreSQL re-checks the WHERE clause after the row lock) and then
-    /// finds out why: a replay inside the grace window, a reuse, or a dead token.
+    /// The guarded UPDATE claims the token and is what makes concurrent refreshes safe:
+    /// whichever transaction marks the token used first wins; every other one matches zero
+    /// rows (SQLite serialises writers, PostgreSQL re-checks the WHERE clause after the row
+    /// lock) and then finds out why: a replay inside the grace window, a reuse, or a dead
+    /// token. The statements after the claim do nothing unless it claimed the token.
     pub async fn rotate_refresh_token(
         &self,
         presented: &Claims,
         new_jti: &str,
         policy: &RotationPolicy,
+        audit_id: &str,
+        audit: &Record<'_>,
     ) -> Result<Rotation, sqlx::Error> {
         let now = to_i64(policy.now);
         let mut tx = self.write.begin().await?;
-        // Lock order: the session row first, then its tokens, as logout and revocation do, so
-        // a rotation racing a revocation waits instead of deadlocking (PostgreSQL). A no-op
-        // write is the portable way to take the row lock (SQLite has no SELECT … FOR UPDATE).
-        sqlx::query("UPDATE sessions SET last_used_at = last_used_at WHERE id = $1")
-            .bind(&presented.sid)
-            .execute(&mut *tx)
-            .await?;
-        let claimed = sqlx::query(
-            "UPDATE refresh_tokens SET used_at = $1, replaced_by = $2
-             WHERE jti = $3 AND session_id = $4 AND user_id = $5
-               AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $1
-               AND EXISTS (
-                 SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
-                 WHERE s.id = refresh_tokens.session_id AND s.revoked_at IS NULL
-                   AND s.absolute_expires_at > $1 AND u.disabled_at IS NULL
-               )",
-        )
-        .bind(now)
-        .bind(new_jti)
-        .bind(&presented.jti)
-        .bind(&presented.sid)
-        .bind(&presented.user_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-
-        if claimed == 1 {
-            let (username, cap): (String, i64) = sqlx::query_as(
-                "SELECT u.username, s.absolute_expires_at FROM sessions s JOIN users u ON u.id = s.user_id
-                 WHERE s.id = $1",
-            )
-            .bind(&presented.sid)
-            .fetch_one(&mut *tx)
-            .await?;
-            let child = TokenRow {
-                jti: new_jti.to_owned(),
-                issued_at: policy.now,
-                // The session's absolute cap bounds every token in it.
-                expires_at: (policy.now + policy.refresh_lifetime).min(from_i64(cap)),
-            };
-            insert_refresh_token(&mut tx, &child, &presented.sid, &presented.user_id, Some(&presented.jti))
-                .await?;
-            sqlx::query("UPDATE sessions SET last_used_at = $1, expires_at = $2 WHERE id = $3")
-                .bind(now)
-                .bind(to_i64(child.expires_at))
+        let script = if self.is_postgres() {
+            // Lock order: the session row first, then its tokens, as logout and revocation
+            // do, so a rotation racing a revocation waits instead of deadlocking.
+            sqlx::query("SELECT id FROM sessions WHERE id = $1 FOR UPDATE")
                 .bind(&presented.sid)
-                .execute(&mut *tx)
+                .fetch_optional(&mut *tx)
                 .await?;
+            ROTATE_POSTGRES
+        } else {
+            ROTATE_SQLITE
+        };
+        let row = sqlx::query(script)
+            .bind(now)
+            .bind(new_jti)
+            .bind(&presented.jti)
+            .bind(&presented.sid)
+            .bind(&presented.user_id)
+            .bind(to_i64(policy.refresh_lifetime))
+            .bind(audit_id)
+            .bind(audit.event.as_str())
+            .bind(audit.ip.map(|ip| ip.to_string()))
+            // All rows, not the first: on SQLite through `Any`, `fetch_optional` stops the
+            // script at its first statement's result.
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .next();
+        let rotated: Option<(String, i64)> =
+            row.map(|row| Ok::<_, sqlx::Error>((row.try_get(0)?, row.try_get(1)?))).transpose()?;
+        if let Some((username, expires_at)) = rotated {
             tx.commit().await?;
+            let child =
+                TokenRow { jti: new_jti.to_owned(), issued_at: policy.now, expires_at: from_i64(expires_at) };
             return Ok(Rotation::Rotated { username, child });
         }
 
