@@ -20,10 +20,10 @@ use components::Header;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{Lazy, path};
 use pages::{
-    AdminPage, ForgotPasswordPage, HomePage, LoginPage, NotFoundPage, ProfilePage, RegisterPage,
-    ResetPasswordPage, SecurityPage, VerifyEmailPage,
+    AdminRoute, ForgotPasswordPage, HomePage, LoginPage, NotFoundPage, ProfileRoute, RegisterPage,
+    ResetPasswordPage, SecurityRoute, VerifyEmailPage,
 };
 
 /// The HTML document around the app, rendered by the server.
@@ -61,9 +61,9 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/") view=HomePage/>
                         <Route path=path!("/login") view=LoginPage/>
                         <Route path=path!("/register") view=RegisterPage/>
-                        <Route path=path!("/profile") view=ProfilePage/>
-                        <Route path=path!("/security") view=SecurityPage/>
-                        <Route path=path!("/admin") view=AdminPage/>
+                        <Route path=path!("/profile") view={Lazy::<ProfileRoute>::new()}/>
+                        <Route path=path!("/security") view={Lazy::<SecurityRoute>::new()}/>
+                        <Route path=path!("/admin") view={Lazy::<AdminRoute>::new()}/>
                         <Route path=path!("/forgot-password") view=ForgotPasswordPage/>
                         <Route path=path!("/reset-password") view=ResetPasswordPage/>
                         <Route path=path!("/verify-email") view=VerifyEmailPage/>

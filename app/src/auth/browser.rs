@@ -1,7 +1,8 @@
 //! The browser APIs behind the session: telling other tabs (BroadcastChannel, with the
 //! `storage` event as fallback), hearing about wake-ups (`visibilitychange`, `focus`,
-//! `online`), and one refresh at a time across tabs (the Web Locks API, with a short
-//! storage lease where it is missing). Browser only: nothing here runs during SSR.
+//! `online`), one refresh at a time across tabs (the Web Locks API, with a short storage
+//! lease where it is missing), and whether any other tab is open at all (a Web Lock each tab
+//! holds while it lives). Browser only: nothing here runs during SSR.
 
 use super::session::StoredSession;
 use super::storage::{ROTATED_AT_KEY, STORAGE_KEY};
@@ -16,6 +17,8 @@ use wasm_bindgen::prelude::*;
 const CHANNEL: &str = "leptos_auth";
 const LOCK_NAME: &str = "leptos_auth.refresh";
 const LEASE_KEY: &str = "leptos_auth.refresh_lease";
+/// Each open tab holds a Web Lock named this plus an id of its own, until it closes.
+const TAB_LOCK_PREFIX: &str = "leptos_auth.tab.";
 /// Longer than a refresh may take (it times out after 5 s), so a lease is never stolen from
 /// a live holder; short enough that a closed tab's lease does not stall the others for long.
 const LEASE_MS: f64 = 20_000.0;
@@ -136,6 +139,48 @@ fn on_window(event: &str, f: impl Fn(web_sys::Event) + 'static) {
     handler.forget();
 }
 
+/// The browser's lock manager, where the Web Locks API exists.
+fn lock_manager() -> Option<JsValue> {
+    Reflect::get(&window().navigator(), &"locks".into()).ok().filter(|locks| !locks.is_undefined())
+}
+
+thread_local! {
+    /// This tab's own presence lock, once taken.
+    static TAB_LOCK: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Marks this tab open for as long as it lives: a Web Lock of its own that it never
+/// releases (the browser releases it when the tab closes or navigates away).
+pub fn mark_tab_open() {
+    let Some(locks) = lock_manager() else { return };
+    let Ok(request) = Reflect::get(&locks, &"request".into()).and_then(|r| r.dyn_into::<Function>()) else {
+        return;
+    };
+    let name = format!("{TAB_LOCK_PREFIX}{}", js_sys::Math::random());
+    let hold = Closure::once_into_js(|_lock: JsValue| Promise::new(&mut |_resolve, _reject| {}));
+    if request.call2(&locks, &JsValue::from_str(&name), &hold).is_ok() {
+        TAB_LOCK.with(|tab| *tab.borrow_mut() = Some(name));
+    }
+}
+
+/// Whether another tab of this site is open (holds its presence lock); `None` when that
+/// can't be known (no Web Locks, or this tab has no presence lock).
+pub async fn other_tabs_open() -> Option<bool> {
+    let ours = TAB_LOCK.with(|tab| tab.borrow().clone())?;
+    let locks = lock_manager()?;
+    let query: Function = Reflect::get(&locks, &"query".into()).ok()?.dyn_into().ok()?;
+    let promise: Promise = query.call0(&locks).ok()?.dyn_into().ok()?;
+    let snapshot = wasm_bindgen_futures::JsFuture::from(promise).await.ok()?;
+    let held: js_sys::Array = Reflect::get(&snapshot, &"held".into()).ok()?.dyn_into().ok()?;
+    let tabs: Vec<String> = held
+        .iter()
+        .filter_map(|lock| Reflect::get(&lock, &"name".into()).ok()?.as_string())
+        .filter(|name| name.starts_with(TAB_LOCK_PREFIX))
+        .collect();
+    // Ours must be listed, or the snapshot is not to be trusted (our request still pending).
+    tabs.contains(&ours).then(|| tabs.iter().any(|name| *name != ours))
+}
+
 /// Held while this tab refreshes; dropping it lets the next tab in.
 pub enum RefreshLock {
     /// Resolving the promise the Web Lock waits on releases it.
@@ -178,12 +223,9 @@ impl Held {
 
 /// Waits until no other tab of this browser is refreshing.
 pub async fn refresh_lock() -> Held {
-    let navigator = window().navigator();
-    match Reflect::get(&navigator, &"locks".into()) {
-        Ok(locks) if !locks.is_undefined() => {
-            web_lock(&locks).await.unwrap_or(Held { lock: RefreshLock::None, contended: true })
-        }
-        _ => lease().await,
+    match lock_manager() {
+        Some(locks) => web_lock(&locks).await.unwrap_or(Held { lock: RefreshLock::None, contended: true }),
+        None => lease().await,
     }
 }
 

@@ -112,6 +112,9 @@ pub struct AuthContext {
     mode: TokenStorage,
     state: RwSignal<AuthState>,
     notice: RwSignal<Option<Notice>>,
+    /// Whether the server rendered the page signed in: what a view must show until it has
+    /// hydrated (see [`AuthContext::is_signed_in_once_hydrated`]).
+    rendered_signed_in: bool,
     /// Browser only. `None` during SSR: thread-local values must not live in a request's
     /// reactive owner, which the server may drop on another thread.
     runtime: Option<StoredValue<Runtime, LocalStorage>>,
@@ -133,9 +136,11 @@ pub fn AuthProvider(children: Children) -> impl IntoView {
             handover: None,
         })
     });
+    let initial = boot.initial_state();
     let auth = AuthContext {
         mode: boot.mode,
-        state: RwSignal::new(boot.initial_state()),
+        rendered_signed_in: matches!(initial, AuthState::SignedIn(_)),
+        state: RwSignal::new(initial),
         notice: RwSignal::new(None),
         runtime,
     };
@@ -158,6 +163,14 @@ impl AuthContext {
 
     pub fn is_signed_in(&self) -> bool {
         self.state.with(|s| matches!(s, AuthState::SignedIn(_)))
+    }
+
+    /// [`is_signed_in`](Self::is_signed_in) once `hydrated`, and before that what the
+    /// server rendered. A lazy route hydrates only after its chunk has loaded, by when the
+    /// session may already have been restored from storage: its first render must still
+    /// match the server's HTML.
+    pub fn is_signed_in_once_hydrated(&self, hydrated: bool) -> bool {
+        if hydrated { self.is_signed_in() } else { self.rendered_signed_in }
     }
 
     pub fn is_anonymous(&self) -> bool {
@@ -282,6 +295,7 @@ impl AuthContext {
         let stored = match self.mode {
             TokenStorage::LocalStorage => storage::load(),
             TokenStorage::Cookie => {
+                browser::mark_tab_open();
                 if let Some(user) = &user {
                     announcer.hello(&user.session_tag);
                 }
@@ -390,6 +404,11 @@ impl AuthContext {
     async fn newest(self) -> Option<StoredSession> {
         if self.mode == TokenStorage::LocalStorage {
             return storage::load();
+        }
+        let waits = self.session()?.received_at_ms < storage::rotated_at().unwrap_or(0.0);
+        // The news would come from another tab: with none open, there is nobody to wait for.
+        if waits && browser::other_tabs_open().await == Some(false) {
+            return self.session();
         }
         let give_up_at = now_ms() + NEWS_WAIT_MS;
         loop {

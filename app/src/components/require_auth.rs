@@ -1,6 +1,7 @@
 //! Guards a page for signed-in users. UX only: the server checks the token on every call.
 
 use crate::auth::{login_url, use_auth};
+use crate::components::use_hydrated;
 use leptos::prelude::*;
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_location, use_navigate};
@@ -20,11 +21,12 @@ pub fn RequireAuth(children: ChildrenFn) -> impl IntoView {
             navigate(&login_url(&here), NavigateOptions { replace: true, ..Default::default() });
         }
     });
+    let hydrated = use_hydrated();
     let waiting = move || {
         view! {
             <p class="status" role="status">
                 {move || {
-                    if auth.is_anonymous() {
+                    if hydrated.get() && auth.is_anonymous() {
                         "Redirecting to the login page…"
                     } else {
                         "Checking your session…"
@@ -34,7 +36,7 @@ pub fn RequireAuth(children: ChildrenFn) -> impl IntoView {
         }
     };
     view! {
-        <Show when=move || auth.is_signed_in() fallback=waiting>
+        <Show when=move || auth.is_signed_in_once_hydrated(hydrated.get()) fallback=waiting>
             {children()}
         </Show>
     }

@@ -1,4 +1,7 @@
-//! One module per route.
+//! One module per route. The account pages (profile, security, admin) are lazy routes:
+//! each is a WASM chunk of its own, fetched when it is first shown, so the first load of
+//! the home, login and register pages carries none of their code (`cargo leptos build
+//! --split`; see the README's architecture section).
 
 mod account;
 mod admin;
@@ -14,11 +17,34 @@ mod register;
 mod security;
 mod two_step;
 
-pub use admin::AdminPage;
 pub use home::HomePage;
 pub use login::LoginPage;
 pub use not_found::NotFoundPage;
-pub use profile::ProfilePage;
 pub use recovery::{ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage};
 pub use register::RegisterPage;
-pub use security::SecurityPage;
+
+/// A lazy route showing `$page`: `Lazy::<$route>::new()` in the router.
+macro_rules! lazy_page {
+    ($route:ident, $page:ident) => {
+        pub struct $route;
+
+        #[leptos_router::lazy_route]
+        impl leptos_router::LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
+
+            fn view(_this: Self) -> leptos::prelude::AnyView {
+                leptos::prelude::IntoAny::into_any(leptos::view! { <$page/> })
+            }
+        }
+    };
+}
+
+use admin::AdminPage;
+use profile::ProfilePage;
+use security::SecurityPage;
+
+lazy_page!(ProfileRoute, ProfilePage);
+lazy_page!(SecurityRoute, SecurityPage);
+lazy_page!(AdminRoute, AdminPage);
