@@ -5,7 +5,7 @@ import * as OTPAuth from "otpauth";
 import type { Page } from "@playwright/test";
 import { expectAccessible, photograph } from "./accessibility";
 import { expect, test } from "./fixtures";
-import { Header, LoginPage, RegisterPage } from "./pages/app";
+import { Header, LoginPage, openSecurity, RegisterPage } from "./pages/app";
 
 const PASSWORD = "a passphrase nobody guesses";
 
@@ -23,7 +23,7 @@ test("an authenticator app guards sign-in; a recovery code gets in once", async 
   });
   await expect(page).toHaveURL("/profile");
 
-  await page.goto("/security");
+  await openSecurity(page);
   await page.getByRole("button", { name: "Set up an authenticator app" }).click();
   await expect(page.getByRole("img", { name: "QR code of your authenticator key" })).toBeVisible();
   await expectAccessible(page, "two-step setup");
@@ -69,7 +69,7 @@ test("an authenticator app guards sign-in; a recovery code gets in once", async 
   await page.getByLabel("Recovery code").fill(codes[0]);
   await page.getByRole("button", { name: "Continue" }).click();
   await new Header(page).expectSignedInAs(username);
-  await page.goto("/security");
+  await openSecurity(page);
   await expect(page.getByText("9 of 10 recovery codes left.")).toBeVisible();
 
   await new Header(page).logout();

@@ -5,7 +5,7 @@
 import type { CDPSession, Page } from "@playwright/test";
 import { expectAccessible, photograph } from "./accessibility";
 import { expect, test } from "./fixtures";
-import { Header, LoginPage, RegisterPage } from "./pages/app";
+import { Header, LoginPage, openSecurity, RegisterPage } from "./pages/app";
 
 const PASSWORD = "a passphrase nobody guesses";
 
@@ -40,7 +40,7 @@ test("a passkey added on the security page signs in with no password", async ({ 
   const { cdp, authenticatorId } = await virtualAuthenticator(page);
   const username = await newAccount(page);
 
-  await page.goto("/security");
+  await openSecurity(page);
   const section = page.getByRole("region", { name: "Passkeys" });
   await expect(section.getByText("You have no passkeys yet.")).toBeVisible();
   await section.getByLabel("Name (optional)").fill("Test laptop");
@@ -72,7 +72,7 @@ test("the passkey button signs in, and a removed passkey no longer does", async 
   });
   await virtualAuthenticator(page);
   const username = await newAccount(page);
-  await page.goto("/security");
+  await openSecurity(page);
   const section = page.getByRole("region", { name: "Passkeys" });
   await section.getByRole("button", { name: "Add a passkey" }).click();
   await expect(section.getByRole("status").filter({ hasText: "added" })).toContainText("Chrome on Linux");
@@ -89,7 +89,7 @@ test("the passkey button signs in, and a removed passkey no longer does", async 
   await new Header(page).expectSignedInAs(username);
 
   // Removed (the sign-in just now counts as recent: no password asked), then refused.
-  await page.goto("/security");
+  await openSecurity(page);
   await section.getByRole("button", { name: /Remove passkey/ }).click();
   await expect(section.getByText("You have no passkeys yet.")).toBeVisible();
   await new Header(page).logout();

@@ -4,7 +4,7 @@
 // that was asked for. An address an account here already has is refused, not linked.
 import { expectAccessible, photograph } from "./accessibility";
 import { expect, test } from "./fixtures";
-import { Header, LoginPage, RegisterPage } from "./pages/app";
+import { Header, LoginPage, openSecurity, RegisterPage } from "./pages/app";
 
 /** Logs in at the provider's development login page as `login` (any name is an account). */
 async function atTheProvider(page: import("@playwright/test").Page, login: string) {
@@ -71,7 +71,7 @@ test("a provider linked on the security page signs in to that account", async ({
   });
   await expect(page).toHaveURL("/profile");
 
-  await page.goto("/security");
+  await openSecurity(page);
   const section = page.getByRole("region", { name: "Sign-in providers" });
   await section.getByRole("button", { name: "Link Test ID" }).click();
   await atTheProvider(page, `${name}-elsewhere`);

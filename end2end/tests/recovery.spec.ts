@@ -4,7 +4,7 @@
 import type { Page } from "@playwright/test";
 import { expect, test } from "./fixtures";
 import { linkPath } from "./mailbox";
-import { Header, LoginPage, ProfilePage, RegisterPage } from "./pages/app";
+import { Header, LoginPage, openSecurity, ProfilePage, RegisterPage } from "./pages/app";
 
 const PASSWORD = "a passphrase nobody guesses";
 
@@ -100,7 +100,7 @@ test("forgot password: the mailed link sets a new password and signs out the oth
 test("changing the address mails both addresses and takes effect when the new one is proved", async ({ page, mailbox }) => {
   const { username, email } = await newUser(page, "change");
   const newEmail = `new-${email}`;
-  await page.goto("/security");
+  await openSecurity(page);
   await page.getByLabel("New email address").fill(newEmail);
   // Just signed in: the password was proved moments ago, so it is not asked again.
   await expect(page.getByLabel("Your password")).toHaveCount(0);
@@ -123,7 +123,7 @@ test("changing the address mails both addresses and takes effect when the new on
 
 test("deleting the account signs out, frees the username and says goodbye by mail", async ({ page, mailbox }) => {
   const { username, email } = await newUser(page, "delete");
-  await page.goto("/security");
+  await openSecurity(page);
   const remove = page.getByRole("button", { name: "Delete my account" });
   await expect(remove).toBeDisabled();
   await page.getByLabel("I understand: delete my account and everything in it").check();

@@ -1,6 +1,6 @@
 import type { Browser, Page } from "@playwright/test";
 import { expect, test } from "./fixtures";
-import { LoginPage, ProfilePage, RegisterPage } from "./pages/app";
+import { LoginPage, openSecurity, ProfilePage, RegisterPage } from "./pages/app";
 
 /** A fresh user, so this spec's sign-outs and password change touch no one else. */
 async function newUser(page: Page, password: string): Promise<string> {
@@ -32,7 +32,7 @@ async function signedInTwice(page: Page, browser: Browser) {
 test("the security page signs out another session, and that session's tab is signed out", async ({ page, browser }) => {
   const { username, password, other, otherPage } = await signedInTwice(page, browser);
 
-  await page.goto("/security");
+  await openSecurity(page);
   const sessions = page.getByRole("table").filter({ hasText: "This device" });
   const rows = sessions.getByRole("row");
   await expect(rows).toHaveCount(3); // header + two sessions
@@ -48,7 +48,7 @@ test("the security page signs out another session, and that session's tab is sig
 test("changing the password needs the current one and ends the other sessions", async ({ page, browser }) => {
   const { username, password, other, otherPage } = await signedInTwice(page, browser);
 
-  await page.goto("/security");
+  await openSecurity(page);
   const submit = page.getByRole("button", { name: "Change password" });
   await page.getByLabel("Current password").fill("not my password");
   await page.getByLabel("New password").fill("another long passphrase for me");
@@ -69,7 +69,7 @@ test("changing the password needs the current one and ends the other sessions", 
 
 test("sign out everywhere ends this session too", async ({ page }) => {
   await newUser(page, "a passphrase nobody guesses");
-  await page.goto("/security");
+  await openSecurity(page);
   await page.getByRole("button", { name: "Sign out everywhere" }).click();
   await expect(page.getByRole("banner").getByRole("link", { name: "Log in" })).toBeVisible();
   await page.goto("/profile");

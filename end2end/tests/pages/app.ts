@@ -52,11 +52,12 @@ export class LoginPage {
     await expect(this.heading).toBeVisible();
   }
 
-  /** Fills and submits the form. The button stays disabled until the page hydrates. */
+  /** Fills and submits the form, once the page has hydrated (the button is disabled until
+   * then): hydration sets the inputs to the page's state, so what was typed before is lost. */
   async login(username: string, password: string) {
+    await expect(this.submit).toBeEnabled();
     await this.username.fill(username);
     await this.password.fill(password);
-    await expect(this.submit).toBeEnabled();
     await this.submit.click();
   }
 }
@@ -139,4 +140,11 @@ export function collectErrors(page: Page): string[] {
   });
   page.on("pageerror", (err) => errors.push(err.message));
   return errors;
+}
+
+/** Opens the security page and waits until it has hydrated. Its code is a lazy chunk, so
+ * hydration comes later than the page itself; what is typed before it is lost. */
+export async function openSecurity(page: Page) {
+  await page.goto("/security");
+  await expect(page.getByRole("button", { name: "Change password" })).toBeEnabled();
 }
