@@ -405,12 +405,8 @@ impl AuthContext {
         if self.mode == TokenStorage::LocalStorage {
             return storage::load();
         }
-        let waits = self.session()?.received_at_ms < storage::rotated_at().unwrap_or(0.0);
-        // The news would come from another tab: with none open, there is nobody to wait for.
-        if waits && browser::other_tabs_open().await == Some(false) {
-            return self.session();
-        }
         let give_up_at = now_ms() + NEWS_WAIT_MS;
+        let mut asked_for_others = false;
         loop {
             let ours = self.session()?;
             let Some(rotated_at) = storage::rotated_at() else {
@@ -420,6 +416,13 @@ impl AuthContext {
             };
             if ours.received_at_ms >= rotated_at || now_ms() >= give_up_at {
                 return Some(ours);
+            }
+            // The news would come from another tab: with none open, there is nobody to wait for.
+            if !asked_for_others {
+                asked_for_others = true;
+                if browser::other_tabs_open().await == Some(false) {
+                    return Some(ours);
+                }
             }
             gloo_timers::future::TimeoutFuture::new(25).await;
         }

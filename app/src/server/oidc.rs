@@ -14,7 +14,7 @@ use openidconnect::{
     RedirectUrl, Scope, SignatureVerificationError, TokenResponse, TokenUrl,
 };
 use serde::{Deserialize, Serialize};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 /// How long a provider may take to answer one request.
@@ -43,7 +43,7 @@ pub struct Provider {
     endpoints: Endpoints,
     metadata: CoreProviderMetadata,
     /// Replaced when the provider signs with a key it did not publish at start.
-    client: RwLock<Client>,
+    client: RwLock<Arc<Client>>,
     http: reqwest::Client,
 }
 
@@ -118,7 +118,7 @@ impl Provider {
             .ok_or_else(|| format!("{} names no token endpoint", settings.issuer))?;
         let redirect = RedirectUrl::new(redirect.to_owned()).map_err(|e| format!("the callback URL: {e}"))?;
         let endpoints = Endpoints { token_url, redirect };
-        let client = RwLock::new(client(&metadata, settings, &endpoints));
+        let client = RwLock::new(Arc::new(client(&metadata, settings, &endpoints)));
         Ok(Self {
             id: settings.id.clone(),
             name: settings.name.clone(),
@@ -130,8 +130,8 @@ impl Provider {
         })
     }
 
-    fn client(&self) -> Client {
-        self.client.read().unwrap_or_else(|e| e.into_inner()).clone()
+    fn client(&self) -> Arc<Client> {
+        Arc::clone(&self.client.read().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// A new authorization request for the browser to follow.
@@ -212,7 +212,8 @@ impl Provider {
                 let keys = CoreJsonWebKeySet::fetch_async(self.metadata.jwks_uri(), &self.http)
                     .await
                     .map_err(|e| CallbackError::Unreachable(format!("its keys: {e}")))?;
-                let renewed = client(&self.metadata.clone().set_jwks(keys), &self.settings, &self.endpoints);
+                let renewed =
+                    Arc::new(client(&self.metadata.clone().set_jwks(keys), &self.settings, &self.endpoints));
                 let claims = check(&renewed);
                 *self.client.write().unwrap_or_else(|e| e.into_inner()) = renewed;
                 claims

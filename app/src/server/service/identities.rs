@@ -2,12 +2,12 @@
 //! another (after recent authentication, through the provider's own login), and unlinking
 //! one, never the account's last way to sign in. Each change is mailed and audited.
 
-use super::AuthService;
 use super::providers::ProviderRefusal;
-use crate::api::{ApiError, ErrorCode, LinkedIdentity};
+use super::{AuthService, removal_refused};
+use crate::api::{ApiError, LinkedIdentity};
 use crate::server::audit::{Event, Record};
 use crate::server::oidc::Identity;
-use crate::server::store::{Ceremony, NewIdentity, RemoveRefused};
+use crate::server::store::{Ceremony, NewIdentity};
 use crate::server::{ClientMeta, now};
 
 impl AuthService {
@@ -85,13 +85,10 @@ impl AuthService {
         let account = self.own_account(&claims).await?;
         let name = self.provider_name(provider);
         let notice = self.0.mails.identity_changed(&account.email, &account.username, &name, false);
-        match self.store().unlink_identity(&claims.user_id, provider, now(), &notice).await? {
-            Ok(()) => {}
-            Err(RemoveRefused::NotFound) => {
-                return Err(ApiError::new(ErrorCode::NotFound, "No identity of that provider is linked."));
-            }
-            Err(RemoveRefused::LastWay) => return Err(ApiError::last_way_to_sign_in("provider")),
-        }
+        self.store()
+            .unlink_identity(&claims.user_id, provider, now(), &notice)
+            .await?
+            .map_err(|r| removal_refused(r, "No identity of that provider is linked.", "provider"))?;
         self.mail_queued();
         self.record_for(Event::IdentityUnlinked, &claims, &meta).await;
         Ok(())

@@ -39,11 +39,11 @@ use super::liveness::{Liveness, Revocation};
 use super::mail::templates::Mails;
 use super::mail::{MailSettings, Mailer};
 use super::password::Passwords;
-use super::store::{Attempt, Pools, Store};
+use super::store::{Attempt, Pools, RemoveRefused, Store};
 use super::tokens::{Claims, TokenSettings, TokenType, Tokens};
 use super::usernames;
 use super::{ClientMeta, internal_error, now};
-use crate::api::{ApiError, TokenPair};
+use crate::api::{ApiError, ErrorCode, TokenPair};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
@@ -399,4 +399,13 @@ fn session_tag(session_id: &str) -> String {
 /// happened.
 pub(crate) fn audit_id() -> String {
     uuid::Uuid::now_v7().to_string()
+}
+
+/// Why a way to sign in (what `field` names) was not removed, as the caller is told:
+/// `not_found` when there is no such thing, or that it is the account's last way in.
+fn removal_refused(refused: RemoveRefused, not_found: &str, field: &str) -> ApiError {
+    match refused {
+        RemoveRefused::NotFound => ApiError::new(ErrorCode::NotFound, not_found),
+        RemoveRefused::LastWay => ApiError::last_way_to_sign_in(field),
+    }
 }

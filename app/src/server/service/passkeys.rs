@@ -6,14 +6,14 @@
 //! answer. Between them the state lives in `ceremonies`, so a fleet can finish on
 //! any instance, and each ceremony finishes once.
 
-use super::AuthService;
 use super::sign_in::device_name;
+use super::{AuthService, removal_refused};
 use crate::api::{ApiError, ErrorCode, PasskeyChallenge, PasskeyInfo, SignIn};
 use crate::server::audit::{Event, Record};
 use crate::server::limits::Action;
 use crate::server::mail::{link_token, token_hash};
 use crate::server::passkeys::{CEREMONY_SECS, browser_options, require_discoverable};
-use crate::server::store::{AddRefused, Ceremony, MAX_PASSKEYS, NewPasskey, RemoveRefused};
+use crate::server::store::{AddRefused, Ceremony, MAX_PASSKEYS, NewPasskey};
 use crate::server::{ClientMeta, internal_error, now};
 use webauthn_rs::prelude::{
     DiscoverableAuthentication, Passkey, PasskeyRegistration, PublicKeyCredential,
@@ -145,13 +145,9 @@ impl AuthService {
         let notice = |name: &str| mails.passkey_changed(&account.email, &account.username, name, false);
         let write = self.store().remove_passkey(&claims.user_id, id, &claims.sid, now(), notice);
         let revoked = crate::server::liveness::Revocation::User(claims.user_id.clone());
-        match self.revoking(write, |removed| removed.is_ok().then_some(revoked)).await? {
-            Ok(_) => {}
-            Err(RemoveRefused::NotFound) => {
-                return Err(ApiError::new(ErrorCode::NotFound, "No such passkey."));
-            }
-            Err(RemoveRefused::LastWay) => return Err(ApiError::last_way_to_sign_in("id")),
-        }
+        self.revoking(write, |removed| removed.is_ok().then_some(revoked))
+            .await?
+            .map_err(|r| removal_refused(r, "No such passkey.", "id"))?;
         self.mail_queued();
         self.record_for(Event::PasskeyRemoved, &claims, &meta).await;
         Ok(())
