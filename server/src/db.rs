@@ -14,20 +14,22 @@ pub async fn connect(url: &str) -> anyhow::Result<Pools> {
     if sqlite {
         prepare_sqlite_file(url)?;
     }
-    let read = pool(url, sqlite, if sqlite { 4 } else { 16 }).await?;
+    let read = pool(url, sqlite, if sqlite { 4 } else { 16 }, false).await?;
     MIGRATOR.run(&read).await.context("applying database migrations")?;
-    let write = if sqlite { pool(url, sqlite, 1).await? } else { read.clone() };
+    let write = if sqlite { pool(url, sqlite, 1, true).await? } else { read.clone() };
     Ok(Pools { read, write })
 }
 
-async fn pool(url: &str, sqlite: bool, max_connections: u32) -> anyhow::Result<AnyPool> {
+/// `writer`: the SQLite pool of the one writer, which leaves checkpoints to a background
+/// task (`tasks::checkpoint_every_second`).
+async fn pool(url: &str, sqlite: bool, max_connections: u32, writer: bool) -> anyhow::Result<AnyPool> {
     AnyPoolOptions::new()
         .max_connections(max_connections)
         // A ping before every use catches connections a network or proxy dropped; a local
         // SQLite file has no network, and the ping is a round trip to the connection's
         // worker thread on every query.
         .test_before_acquire(!sqlite)
-        .after_connect(|conn, _meta| {
+        .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 if conn.backend_name().eq_ignore_ascii_case("sqlite") {
                     // WAL lets readers run beside the one writer; the busy timeout makes
@@ -39,6 +41,11 @@ async fn pool(url: &str, sqlite: bool, max_connections: u32) -> anyhow::Result<A
                         "PRAGMA busy_timeout = 10000",
                     ] {
                         sqlx::query(pragma).execute(&mut *conn).await?;
+                    }
+                    if writer {
+                        // Otherwise the commit that fills the WAL past 1000 pages copies it
+                        // into the database, while holding the one writer everyone waits for.
+                        sqlx::query("PRAGMA wal_autocheckpoint = 0").execute(&mut *conn).await?;
                     }
                 }
                 Ok(())

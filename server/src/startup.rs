@@ -59,6 +59,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let background = [
             tokio::spawn(tasks::prune_hourly(self.auth.clone())),
+            tokio::spawn(tasks::checkpoint_every_second(self.auth.clone())),
             tokio::spawn(tasks::reload_keys_periodically(self.auth.clone())),
             tokio::spawn({
                 let auth = self.auth.clone();

@@ -28,3 +28,18 @@ pub async fn prune_hourly(auth: AuthService) {
         }
     }
 }
+
+/// On SQLite, copies the WAL into the database file every second, so the writer never has to
+/// (it runs with auto-checkpoints off: `db::connect`). Returns at once on PostgreSQL.
+pub async fn checkpoint_every_second(auth: AuthService) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        match auth.checkpoint().await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed; trying again in a second"),
+        }
+    }
+}

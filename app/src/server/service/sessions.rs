@@ -66,4 +66,11 @@ impl AuthService {
     pub async fn prune(&self) -> Result<(u64, u64), ApiError> {
         Ok(self.store().prune(now(), 86_400, self.0.limits.throttle_max_rows()).await?)
     }
+
+    /// Copies SQLite's WAL into the database file (see
+    /// [`Store::checkpoint`](crate::server::store::Store::checkpoint)). False on
+    /// PostgreSQL: nothing to do, ever.
+    pub async fn checkpoint(&self) -> Result<bool, ApiError> {
+        Ok(self.store().checkpoint().await?)
+    }
 }

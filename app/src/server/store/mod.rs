@@ -72,6 +72,18 @@ impl Store {
         self.read.connect_options().database_url.scheme().starts_with("postgres")
     }
 
+    /// SQLite: copies the WAL into the database file without blocking anyone (PASSIVE; what
+    /// readers still hold waits for the next time). The writer runs with auto-checkpoints
+    /// off, so that no commit does this while everyone waits for it. False on PostgreSQL,
+    /// which has nothing of the kind to do.
+    pub async fn checkpoint(&self) -> Result<bool, sqlx::Error> {
+        if self.is_postgres() {
+            return Ok(false);
+        }
+        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&self.read).await?;
+        Ok(true)
+    }
+
     /// Closes both pools, waiting for the connections in use to come back (at shutdown).
     pub async fn close(&self) {
         self.write.close().await;

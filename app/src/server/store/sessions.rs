@@ -5,7 +5,8 @@
 use super::{Store, Tx, from_i64, to_i64};
 use crate::server::audit::Record;
 use crate::server::tokens::Claims;
-use sqlx::Row;
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
 
 /// Claims the presented token ($3) for its replacement ($2), if it is current and its session
 /// and user are live: the guarded UPDATE at the heart of a rotation.
@@ -28,9 +29,11 @@ macro_rules! claim {
 /// lifetime, $7 the audit row's id, $8 its event, $9 the client's address. Every refresh
 /// token (and so the session's expiry) ends by the session's absolute cap.
 ///
-/// SQLite: a script of five statements, run in one call to its worker thread (its single
-/// writer already keeps rotations apart).
+/// SQLite: a script of five statements in its own transaction, run in one call to the
+/// writer's worker thread, so the one writer is held for that call only, not across the waits
+/// between several (its single writer already keeps rotations apart).
 const ROTATE_SQLITE: &str = concat!(
+    "BEGIN;\n",
     claim!(),
     ";
 
@@ -41,7 +44,8 @@ INSERT INTO refresh_tokens (jti, session_id, user_id, parent_jti, issued_at, exp
  WHERE id = $4 AND EXISTS (SELECT 1 FROM refresh_tokens WHERE jti = $3 AND replaced_by = $2);
 INSERT INTO audit_events (id, at, event, user_id, session_id, ip)
  SELECT $7, $1, $8, $5, $4, $9 WHERE EXISTS (SELECT 1 FROM refresh_tokens WHERE jti = $2);
-SELECT u.username, t.expires_at FROM refresh_tokens t JOIN users u ON u.id = t.user_id WHERE t.jti = $2"
+SELECT u.username, t.expires_at FROM refresh_tokens t JOIN users u ON u.id = t.user_id WHERE t.jti = $2;
+COMMIT;"
 );
 
 /// PostgreSQL: one statement (after the session row is locked, so it reads a snapshot taken
@@ -198,42 +202,40 @@ impl Store {
         audit: &Record<'_>,
     ) -> Result<Rotation, sqlx::Error> {
         let now = to_i64(policy.now);
-        let mut tx = self.write.begin().await?;
-        let script = if self.is_postgres() {
+        let rotation = RotationParams {
+            now,
+            new_jti: new_jti.to_owned(),
+            presented_jti: presented.jti.clone(),
+            session_id: presented.sid.clone(),
+            user_id: presented.user_id.clone(),
+            refresh_lifetime: to_i64(policy.refresh_lifetime),
+            audit_id: audit_id.to_owned(),
+            audit_event: audit.event.as_str(),
+            audit_ip: audit.ip.map(|ip| ip.to_string()),
+        };
+        let mut tx = if self.is_postgres() {
+            let mut tx = self.write.begin().await?;
             // Lock order: the session row first, then its tokens, as logout and revocation
             // do, so a rotation racing a revocation waits instead of deadlocking.
             sqlx::query("SELECT id FROM sessions WHERE id = $1 FOR UPDATE")
                 .bind(&presented.sid)
                 .fetch_optional(&mut *tx)
                 .await?;
-            ROTATE_POSTGRES
+            let rows = rotation.bind(sqlx::query(ROTATE_POSTGRES)).fetch_all(&mut *tx).await?;
+            if let Some(rotated) = rotated(rows, new_jti, policy.now)? {
+                tx.commit().await?;
+                return Ok(rotated);
+            }
+            tx
         } else {
-            ROTATE_SQLITE
+            let rows = rotate_on_sqlite(self.write.clone(), rotation).await?;
+            if let Some(rotated) = rotated(rows, new_jti, policy.now)? {
+                return Ok(rotated);
+            }
+            // Nothing was written: find out why in a transaction of its own. A rotation that
+            // claimed the token in between is seen as its use, as if this request came later.
+            self.write.begin().await?
         };
-        let row = sqlx::query(script)
-            .bind(now)
-            .bind(new_jti)
-            .bind(&presented.jti)
-            .bind(&presented.sid)
-            .bind(&presented.user_id)
-            .bind(to_i64(policy.refresh_lifetime))
-            .bind(audit_id)
-            .bind(audit.event.as_str())
-            .bind(audit.ip.map(|ip| ip.to_string()))
-            // All rows, not the first: on SQLite through `Any`, `fetch_optional` stops the
-            // script at its first statement's result.
-            .fetch_all(&mut *tx)
-            .await?
-            .into_iter()
-            .next();
-        let rotated: Option<(String, i64)> =
-            row.map(|row| Ok::<_, sqlx::Error>((row.try_get(0)?, row.try_get(1)?))).transpose()?;
-        if let Some((username, expires_at)) = rotated {
-            tx.commit().await?;
-            let child =
-                TokenRow { jti: new_jti.to_owned(), issued_at: policy.now, expires_at: from_i64(expires_at) };
-            return Ok(Rotation::Rotated { username, child });
-        }
 
         // Why not? Look at the token, its replacement and its session.
         let row: Option<PresentedRow> = sqlx::query_as(
@@ -382,6 +384,70 @@ impl Store {
         .await?;
         Ok(n)
     }
+}
+
+/// The parameters of a rotation, owned: on SQLite it runs in a task of its own.
+struct RotationParams {
+    now: i64,
+    new_jti: String,
+    presented_jti: String,
+    session_id: String,
+    user_id: String,
+    refresh_lifetime: i64,
+    audit_id: String,
+    audit_event: &'static str,
+    audit_ip: Option<String>,
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+impl RotationParams {
+    /// `query` with $1 to $9 bound as [`ROTATE_SQLITE`] and [`ROTATE_POSTGRES`] read them.
+    fn bind(self, query: AnyQuery<'_>) -> AnyQuery<'_> {
+        query
+            .bind(self.now)
+            .bind(self.new_jti)
+            .bind(self.presented_jti)
+            .bind(self.session_id)
+            .bind(self.user_id)
+            .bind(self.refresh_lifetime)
+            .bind(self.audit_id)
+            .bind(self.audit_event)
+            .bind(self.audit_ip)
+    }
+}
+
+/// Runs [`ROTATE_SQLITE`] on the writer and returns its rows (all of them: through `Any`,
+/// `fetch_optional` would stop the script at its first statement's result).
+///
+/// The script opens and commits its own transaction, so two things must never happen to
+/// it: being dropped part-way (a request whose client went away), hence a task of its own;
+/// and leaving a transaction open on the connection when a statement fails, hence the
+/// ROLLBACK, or closing the connection when even that fails.
+async fn rotate_on_sqlite(writer: AnyPool, rotation: RotationParams) -> Result<Vec<AnyRow>, sqlx::Error> {
+    let task = tokio::spawn(async move {
+        let mut conn = writer.acquire().await?;
+        let result = rotation.bind(sqlx::query(ROTATE_SQLITE)).fetch_all(&mut *conn).await;
+        if result.is_err() && sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
+            conn.close_on_drop();
+        }
+        result
+    });
+    match task.await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(sqlx::Error::WorkerCrashed),
+    }
+}
+
+/// What the rotation's rows say: rotated (whom for, and the replacement's expiry), or not.
+fn rotated(rows: Vec<AnyRow>, new_jti: &str, now: u64) -> Result<Option<Rotation>, sqlx::Error> {
+    let Some(row) = rows.into_iter().next() else {
+        return Ok(None);
+    };
+    let (username, expires_at): (String, i64) = (row.try_get(0)?, row.try_get(1)?);
+    let child = TokenRow { jti: new_jti.to_owned(), issued_at: now, expires_at: from_i64(expires_at) };
+    Ok(Some(Rotation::Rotated { username, child }))
 }
 
 async fn insert_refresh_token(
