@@ -18,12 +18,12 @@ pub mod server;
 use auth::AuthProvider;
 use components::Header;
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{Lazy, path};
 use pages::{
-    AdminRoute, ForgotPasswordPage, HomePage, LoginPage, NotFoundPage, ProfileRoute, RegisterPage,
-    ResetPasswordPage, SecurityRoute, VerifyEmailPage,
+    AdminRoute, ForgotPasswordRoute, HomePage, LoginPage, NotFoundPage, ProfileRoute, RegisterRoute,
+    ResetPasswordRoute, SecurityRoute, VerifyEmailRoute,
 };
 
 /// The HTML document around the app, rendered by the server.
@@ -35,6 +35,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                // /pkg/leptos_auth.<content hash>.css in a release build.
+                <HashedStylesheet options=options.clone() id="leptos"/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -50,7 +52,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
-        <Stylesheet id="leptos" href="/pkg/leptos_auth.css"/>
         <Title text="Leptos Auth"/>
         <Router>
             <AuthProvider>
@@ -60,13 +61,13 @@ pub fn App() -> impl IntoView {
                     <Routes fallback=|| view! { <NotFoundPage/> }>
                         <Route path=path!("/") view=HomePage/>
                         <Route path=path!("/login") view=LoginPage/>
-                        <Route path=path!("/register") view=RegisterPage/>
+                        <Route path=path!("/register") view={Lazy::<RegisterRoute>::new()}/>
                         <Route path=path!("/profile") view={Lazy::<ProfileRoute>::new()}/>
                         <Route path=path!("/security") view={Lazy::<SecurityRoute>::new()}/>
                         <Route path=path!("/admin") view={Lazy::<AdminRoute>::new()}/>
-                        <Route path=path!("/forgot-password") view=ForgotPasswordPage/>
-                        <Route path=path!("/reset-password") view=ResetPasswordPage/>
-                        <Route path=path!("/verify-email") view=VerifyEmailPage/>
+                        <Route path=path!("/forgot-password") view={Lazy::<ForgotPasswordRoute>::new()}/>
+                        <Route path=path!("/reset-password") view={Lazy::<ResetPasswordRoute>::new()}/>
+                        <Route path=path!("/verify-email") view={Lazy::<VerifyEmailRoute>::new()}/>
                     </Routes>
                 </main>
             </AuthProvider>

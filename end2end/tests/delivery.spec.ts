@@ -1,24 +1,31 @@
 // What a browser downloads: the built WASM, JS and CSS arrive compressed (the release build
-// leaves .br and .gz copies beside them, and the server picks one by Accept-Encoding).
+// leaves .br and .gz copies beside them, and the server picks one by Accept-Encoding), under
+// names that carry their content's hash, cached for good.
 import { expect, test } from "./fixtures";
 import { LoginPage } from "./pages/app";
 
-test("a cold visit to /login gets the WASM, JS and CSS brotli-compressed", async ({ page }) => {
-  const encodings = new Map<string, string>();
+/** A built file's name with its content hash (22 base64url characters) as `<hash>`. */
+const unhashed = (name: string) => name.replace(/\.[A-Za-z0-9_-]{22}\./, ".<hash>.");
+
+test("a cold visit to /login gets the WASM, JS and CSS brotli-compressed, cached for good", async ({ page }) => {
+  const received = new Map<string, string>();
   page.on("response", async (res) => {
     const path = new URL(res.url()).pathname;
-    if (path.startsWith("/pkg/")) encodings.set(path.slice("/pkg/".length), (await res.allHeaders())["content-encoding"] ?? "none");
+    if (!path.startsWith("/pkg/")) return;
+    const headers = await res.allHeaders();
+    received.set(unhashed(path.slice("/pkg/".length)), `${headers["content-encoding"]}; ${headers["cache-control"]}`);
   });
   const login = new LoginPage(page);
   await login.goto();
   // Hydrated: the WASM arrived and ran.
   await expect(login.submit).toBeEnabled();
-  // No page's chunk: the account pages' code comes when they are shown (the test below).
-  expect(Object.fromEntries(encodings)).toEqual({
-    "__wasm_split.______________________.js": "br",
-    "leptos_auth.css": "br",
-    "leptos_auth.js": "br",
-    "leptos_auth.wasm": "br",
+  // No page's chunk: the other pages' code comes when they are shown (the test below).
+  const forGood = "br; public, max-age=31536000, immutable";
+  expect(Object.fromEntries(received)).toEqual({
+    "__wasm_split.<hash>.js": forGood,
+    "leptos_auth.<hash>.css": forGood,
+    "leptos_auth.<hash>.js": forGood,
+    "leptos_auth.<hash>.wasm": forGood,
   });
 });
 
@@ -34,7 +41,7 @@ test("the account pages come as WASM chunks of their own, fetched only when show
   await login.login("user1", "password1");
   await expect(page).toHaveURL(/\/profile$/);
   await expect(page.getByRole("heading", { name: "Your profile" })).toBeVisible();
-  const chunks = () => [...wasm.keys()].filter((name) => name !== "leptos_auth.wasm");
+  const chunks = () => [...wasm.keys()].filter((name) => !unhashed(name).startsWith("leptos_auth."));
   // The profile page's code came when it was shown, after the login page's.
   expect(chunks().length).toBeGreaterThan(0);
   const profileChunks = chunks();
@@ -54,7 +61,7 @@ test("a page whose code cannot be loaded offers a reload, which brings it back",
   await login.login("user1", "password1");
   await expect(page.getByRole("heading", { name: "Your profile" })).toBeVisible();
   // As after a deploy that replaced the chunks this tab would load next.
-  const chunk = /\/pkg\/(?!leptos_auth\.wasm)[^/]+\.wasm$/;
+  const chunk = /\/pkg\/(?!leptos_auth\.)[^/]+\.wasm$/;
   await page.route(chunk, (route) => route.fulfill({ status: 404, body: "" }));
   await page.getByRole("banner").getByRole("link", { name: "Security" }).click();
   const notice = page.getByRole("alert").filter({ hasText: "This page stopped working" });

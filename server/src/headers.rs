@@ -22,18 +22,36 @@ pub fn static_layers() -> [SetResponseHeaderLayer<HeaderValue>; 4] {
 }
 
 /// The built WASM, JS and CSS under `/pkg/`: the same URL may be sent brotli, gzip or plain
-/// depending on `Accept-Encoding`, so caches must key on it (`Vary`); and the file names
-/// carry no content hash, so a browser must revalidate (`no-cache`, answered 304 while
-/// unchanged) rather than mix files of two builds after a deploy.
+/// depending on `Accept-Encoding`, so caches must key on it (`Vary`). A name with a content
+/// hash (the release build's) never changes content, so it is cached for a year without
+/// asking again; any other name must be revalidated (`no-cache`, answered 304 while
+/// unchanged), so that a tab never mixes files of two builds after a deploy.
 pub async fn site_files(req: Request, next: Next) -> Response {
-    let is_site_file = req.uri().path().starts_with("/pkg/");
+    let site_file = req.uri().path().strip_prefix("/pkg/").map(has_content_hash);
     let mut res = next.run(req).await;
-    if is_site_file && res.status().is_success() {
+    if let Some(hashed) = site_file
+        && res.status().is_success()
+    {
         let headers = res.headers_mut();
         headers.append(header::VARY, HeaderValue::from_static("accept-encoding"));
-        headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-cache"));
+        let caching = if hashed { "public, max-age=31536000, immutable" } else { "no-cache" };
+        headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static(caching));
     }
     res
+}
+
+/// Whether a file name carries the content hash cargo-leptos gives each built file
+/// (`hash-files`): `<stem>.<22 base64url characters>.<extension>`. The loader's
+/// placeholder (`__wasm_split.______________________.js`, unhashed) does not count.
+fn has_content_hash(name: &str) -> bool {
+    const HASH_LEN: usize = 22;
+    let mut parts = name.rsplit('.');
+    let (Some(_extension), Some(hash), Some(_stem)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    hash.len() == HASH_LEN
+        && hash.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && hash.bytes().any(|b| b != b'_')
 }
 
 /// The policy for one HTML page. `dev_reload` is the live-reload websocket of
@@ -64,6 +82,23 @@ pub fn set_page_csp(dev_reload: Option<&str>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_names_with_a_content_hash_are_cached_for_good() {
+        for hashed in ["leptos_auth.Xk3b9_Qv-2LmN8pRtY4wZa.wasm", "__wasm_split.Xk3b9_Qv-2LmN8pRtY4wZa.js"] {
+            assert!(has_content_hash(hashed), "{hashed}");
+        }
+        for plain in [
+            "leptos_auth.wasm",
+            "leptos_auth.css",
+            "__wasm_split.______________________.js",
+            "leptos_auth.short.wasm",
+            "Xk3b9_Qv-2LmN8pRtY4wZa.wasm",
+            "leptos_auth.Xk3b9_Qv+2LmN8pRtY4wZa.wasm",
+        ] {
+            assert!(!has_content_hash(plain), "{plain}");
+        }
+    }
 
     #[test]
     fn policy_allows_only_nonced_scripts_and_no_framing() {

@@ -35,6 +35,12 @@ impl Application {
             get_configuration(None).context("reading the Leptos configuration")?.leptos_options;
         leptos_options.site_addr = listener.local_addr()?;
         leptos_options.site_root = config.site_root.to_string_lossy().into();
+        // The release build names the site's files by content hash (`hash-files`) and writes
+        // the names to a file beside the binary. Whether they are hashed is that file's
+        // presence, not the environment: whoever started the binary, and a test binary (no
+        // such file; leptos would panic looking for it) alike.
+        leptos_options.hash_files = std::env::current_exe()
+            .is_ok_and(|exe| exe.with_file_name(leptos_options.hash_file.as_ref()).is_file());
         if leptos_options.output_name.is_empty() {
             // Outside cargo-leptos (plain `cargo test`); the name is only used for asset URLs.
             leptos_options.output_name = "leptos_auth".into();

@@ -1,7 +1,7 @@
-//! One module per route. The account pages (profile, security, admin) are lazy routes:
-//! each is a WASM chunk of its own, fetched when it is first shown, so the first load of
-//! the home, login and register pages carries none of their code (`cargo leptos build
-//! --split`; see the README's architecture section).
+//! One module per route. Every page but home and login is a lazy route: a WASM chunk of its
+//! own, fetched when it is first shown, so the first load of the home and login pages
+//! carries none of their code (`cargo leptos build --split`; see the README's architecture
+//! section).
 
 mod account;
 mod admin;
@@ -20,8 +20,6 @@ mod two_step;
 pub use home::HomePage;
 pub use login::LoginPage;
 pub use not_found::NotFoundPage;
-pub use recovery::{ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage};
-pub use register::RegisterPage;
 
 /// A lazy route showing `$page`: `Lazy::<$route>::new()` in the router.
 macro_rules! lazy_page {
@@ -43,8 +41,14 @@ macro_rules! lazy_page {
 
 use admin::AdminPage;
 use profile::ProfilePage;
+use recovery::{ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage};
+use register::RegisterPage;
 use security::SecurityPage;
 
+lazy_page!(RegisterRoute, RegisterPage);
 lazy_page!(ProfileRoute, ProfilePage);
 lazy_page!(SecurityRoute, SecurityPage);
 lazy_page!(AdminRoute, AdminPage);
+lazy_page!(ForgotPasswordRoute, ForgotPasswordPage);
+lazy_page!(ResetPasswordRoute, ResetPasswordPage);
+lazy_page!(VerifyEmailRoute, VerifyEmailPage);

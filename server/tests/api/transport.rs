@@ -405,6 +405,22 @@ async fn site_files_are_served_precompressed_by_content_negotiation() {
         assert_eq!(res.headers()["cache-control"], "no-cache", "names without a hash are revalidated");
         assert_eq!(res.text().await.unwrap(), body);
     }
+
+    // A release build's names carry their content's hash: such a file never changes.
+    let hashed = "leptos_auth.Xk3b9_Qv-2LmN8pRtY4wZa.wasm";
+    std::fs::write(pkg.join(hashed), b"\0asm hashed").unwrap();
+    let res = app.http.get(format!("{}/pkg/{hashed}", app.base)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["cache-control"], "public, max-age=31536000, immutable");
+    // What is not there is not cached at all.
+    let res = app
+        .http
+        .get(format!("{}/pkg/leptos_auth.AAAAAAAAAAAAAAAAAAAAAA.wasm", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(res.headers().get("cache-control").is_none_or(|v| v != "public, max-age=31536000, immutable"));
 }
 
 /// A server function call whose body can't even be read (not UTF-8) is the caller's mistake:
