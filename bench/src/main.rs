@@ -1,13 +1,14 @@
-//! The benchmark: load the release server on SQLite, then on PostgreSQL, measure the WASM
-//! bundle, and print the results as Markdown on stdout (progress goes to stderr).
+//! The benchmark: each route's first load in Chromium, then load on the release server on
+//! SQLite and on PostgreSQL; the results as Markdown on stdout (progress goes to stderr).
 
 mod client;
+mod first_load;
 mod load;
 mod postgres;
 mod report;
 mod server;
+mod site;
 mod suite;
-mod wasm;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
@@ -19,7 +20,7 @@ use std::time::Duration;
 use suite::{Database, DbReport, Plan};
 
 #[derive(Parser, Debug)]
-#[command(about = "Throughput, latency and memory of the release server, and the WASM bundle's size")]
+#[command(about = "First load in a browser, and throughput, latency and memory of the release server")]
 struct Args {
     /// The release server binary (`cargo leptos build --release` builds it).
     #[arg(long, default_value = "target/release/server")]
@@ -59,9 +60,17 @@ struct Args {
     #[arg(long)]
     skip_postgres: bool,
 
-    /// The release WASM bundle whose compressed size is measured.
-    #[arg(long, default_value = "target/site/pkg/leptos_auth.wasm")]
-    wasm: PathBuf,
+    /// The Playwright script that measures each route's first load in Chromium.
+    #[arg(long, default_value = "end2end/bench/first-load.mjs")]
+    first_load_script: PathBuf,
+
+    /// Leave out the first loads in the browser.
+    #[arg(long, conflicts_with = "first_load_only")]
+    skip_first_load: bool,
+
+    /// Measure only the first loads in the browser (no load on the server).
+    #[arg(long)]
+    first_load_only: bool,
 }
 
 #[tokio::main]
@@ -84,28 +93,39 @@ async fn run(args: Args) -> Result<()> {
     let plan = plan(&args)?;
     let context = report::Context::capture(plan.describe());
     let mut notes = Vec::new();
-    let mut reports = vec![interruptible(suite::run(Database::Sqlite, plan.clone())).await??];
-    // A PostgreSQL failure still lets the SQLite results print; the exit code reports it.
-    let mut postgres_failure = None;
-    if args.skip_postgres {
-        notes.push("PostgreSQL skipped: --skip-postgres".to_owned());
+    let site = match site::code_files(&args.site_root.join("pkg")) {
+        Ok(files) => files,
+        Err(e) => {
+            notes.push(format!("site files not listed: {e:#} (build them with `./scripts/build`)"));
+            Vec::new()
+        }
+    };
+    let first_load = if args.skip_first_load {
+        notes.push("first loads skipped: --skip-first-load".to_owned());
+        None
     } else {
-        match run_postgres(&args.postgres, &plan, &mut notes).await {
-            Ok(report) => reports.extend(report),
-            Err(e) => {
-                notes.push("PostgreSQL failed: see the error on stderr".to_owned());
-                postgres_failure = Some(e);
+        interruptible(first_load::measure(&plan.files, &args.first_load_script)).await??.into()
+    };
+    let mut reports = Vec::new();
+    // A PostgreSQL failure still lets the other results print; the exit code reports it.
+    let mut postgres_failure = None;
+    if !args.first_load_only {
+        reports.push(interruptible(suite::run(Database::Sqlite, plan.clone())).await??);
+        if args.skip_postgres {
+            notes.push("PostgreSQL skipped: --skip-postgres".to_owned());
+        } else {
+            match run_postgres(&args.postgres, &plan, &mut notes).await {
+                Ok(report) => reports.extend(report),
+                Err(e) => {
+                    notes.push("PostgreSQL failed: see the error on stderr".to_owned());
+                    postgres_failure = Some(e);
+                }
             }
         }
     }
-    let wasm = match wasm::measure(&args.wasm) {
-        Ok(size) => Some(size),
-        Err(e) => {
-            notes.push(format!("WASM not measured: {e:#} (build it with `cargo leptos build --release`)"));
-            None
-        }
-    };
-    print!("{}", report::render(&context, &Findings { reports: &reports, wasm, notes: &notes }));
+    let findings =
+        Findings { reports: &reports, first_load: first_load.as_ref(), site: &site, notes: &notes };
+    print!("{}", report::render(&context, &findings));
     postgres_failure.map_or(Ok(()), Err)
 }
 

@@ -39,14 +39,21 @@ impl Server {
     /// Starts `<binary>` with its data (and log) in `data_dir`, on SQLite there unless
     /// `database_url` names another database, and waits until /readyz answers 200.
     pub async fn start(files: &ServerFiles, data_dir: &Path, database_url: Option<&str>) -> Result<Self> {
+        Self::start_with(files, data_dir, database_url, &[]).await
+    }
+
+    /// [`start`](Self::start), with `args` on the server's command line (`--demo`).
+    pub async fn start_with(
+        files: &ServerFiles,
+        data_dir: &Path,
+        database_url: Option<&str>,
+        args: &[&str],
+    ) -> Result<Self> {
         let addr = format!("127.0.0.1:{}", free_port()?);
         let log = std::fs::File::create(data_dir.join(LOG_FILE)).context("creating the server log")?;
-        let mut command = Command::new(&files.binary);
+        let mut command = command(files, data_dir);
         command
-            // Run in the data folder so that a `.env` in the caller's directory can't change
-            // the settings below.
-            .current_dir(data_dir)
-            .env("APP_DATA_DIR", data_dir)
+            .args(args)
             .env("LEPTOS_SITE_ADDR", &addr)
             .env("LEPTOS_OUTPUT_NAME", "leptos_auth")
             .env("LEPTOS_SITE_ROOT", &files.site_root)
@@ -127,6 +134,16 @@ impl Drop for Server {
         // Harmless if `stop` already ran; tokio reaps the process in the background.
         let _ = self.child.start_kill();
     }
+}
+
+/// `<binary>` with its data in `data_dir`: the server, or with arguments one of its admin
+/// commands.
+pub fn command(files: &ServerFiles, data_dir: &Path) -> Command {
+    let mut command = Command::new(&files.binary);
+    // Run in the data folder so that a `.env` in the caller's directory can't change the
+    // settings.
+    command.current_dir(data_dir).env("APP_DATA_DIR", data_dir);
+    command
 }
 
 /// A port free right now: bind port 0, read it, let it go. The server binds it a moment later.
