@@ -80,8 +80,12 @@ async function firstLoad(route) {
     await route.ready(page).waitFor({ timeout: 30_000 });
     // Whatever the page fetches once it runs (a lazy route's chunk) is part of its first load.
     await page.waitForLoadState("networkidle");
-    // A file the page asks for twice (a preload, then the fetch) crossed the wire once.
-    const byName = new Map((await Promise.all(pending)).map((file) => [file.name, file]));
+    // A file the page asks for twice (a preload, then the fetch) crossed the wire once: the
+    // second time it came from the cache.
+    const byName = new Map();
+    for (const file of await Promise.all(pending)) {
+      if (!(byName.get(file.name)?.bytes >= file.bytes)) byName.set(file.name, file);
+    }
     const files = [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
     return { path: route.path, signed_in: Boolean(route.as), files };
   } finally {
@@ -92,7 +96,8 @@ async function firstLoad(route) {
 /** A file as it came: its name, the body's bytes on the wire and their encoding. */
 async function describe(request, name) {
   const [sizes, headers] = await Promise.all([request.sizes(), request.response().then((r) => r?.allHeaders())]);
-  return { name, bytes: sizes.responseBodySize, encoding: headers?.["content-encoding"] ?? "identity" };
+  // Chromium reports a body taken from the memory cache with a size below zero: none crossed.
+  return { name, bytes: Math.max(0, sizes.responseBodySize), encoding: headers?.["content-encoding"] ?? "identity" };
 }
 
 async function signIn(page, { username, password }) {
