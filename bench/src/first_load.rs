@@ -46,15 +46,20 @@ impl Fetched {
 }
 
 impl RouteLoad {
-    /// WASM and JS bytes received, as the budget counts them.
+    /// The WASM and JS files received: what the budget counts.
+    pub fn code_files(&self) -> impl Iterator<Item = &Fetched> {
+        self.files.iter().filter(|f| f.is_code())
+    }
+
+    /// WASM and JS bytes received.
     pub fn code_bytes(&self) -> u64 {
-        self.files.iter().filter(|f| f.is_code()).map(|f| f.bytes).sum()
+        self.code_files().map(|f| f.bytes).sum()
     }
 
     /// The same files as a browser without brotli would receive them: their `.gz` copies.
     /// `None` if one has no such copy.
     pub fn code_bytes_gzip(&self, site: &[SiteFile]) -> Option<u64> {
-        self.files.iter().filter(|f| f.is_code()).map(|f| site.iter().find(|s| s.name == f.name)?.gzip).sum()
+        self.code_files().map(|f| site.iter().find(|s| s.name == f.name)?.gzip).sum()
     }
 }
 

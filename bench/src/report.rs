@@ -110,7 +110,7 @@ fn first_load_tables(first_load: &FirstLoad, site: &[SiteFile]) -> String {
          |---|---|---:|---:|---:|---|---:|\n",
     );
     for route in &first_load.routes {
-        let code: Vec<_> = route.files.iter().filter(|f| f.is_code()).collect();
+        let code: Vec<_> = route.code_files().collect();
         let mut encodings: Vec<&str> = code.iter().map(|f| f.encoding.as_str()).collect();
         encodings.sort_unstable();
         encodings.dedup();
@@ -150,7 +150,7 @@ fn site_table(site: &[SiteFile]) -> String {
     out
 }
 
-/// Bytes and KiB, as `306,874 B (299.7 KiB)`.
+/// Bytes and KiB, as `306874 B (299.7 KiB)`.
 fn fmt_kib(bytes: u64) -> String {
     format!("{bytes} B ({:.1} KiB)", bytes as f64 / 1024.0)
 }
@@ -303,7 +303,7 @@ fn login_first_load(first_load: Option<&FirstLoad>, site: &[SiteFile]) -> Target
         return Target::not_measured(goal);
     };
     let brotli = login.code_bytes();
-    let all_brotli = login.files.iter().filter(|f| f.is_code()).all(|f| f.encoding == "br");
+    let all_brotli = login.code_files().all(|f| f.encoding == "br");
     let gzip = login.code_bytes_gzip(site);
     let measured = format!(
         "{} received{}; {} as gzip",

@@ -64,12 +64,15 @@ try {
 async function firstLoad(route) {
   const context = await browser.newContext({ baseURL: base });
   try {
-    const page = await context.newPage();
+    let page = await context.newPage();
     if (route.as) {
       await signIn(page, route.as);
-      // Signed in, with nothing of the app's code in the cache.
+      // Signed in (the session is the context's), with nothing of the app's code cached:
+      // the HTTP cache cleared, and a new page, whose memory cache is empty.
       const cdp = await context.newCDPSession(page);
       await cdp.send("Network.clearBrowserCache");
+      await page.close();
+      page = await context.newPage();
     }
     const pending = [];
     page.on("requestfinished", (request) => {
